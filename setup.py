@@ -1,0 +1,37 @@
+"""Packaging for speechbrain-slim.
+
+Lower bounds are the oldest releases the code uses features of; the exact
+stack that CI tests is pinned in ``constraints.txt``.
+
+The reference ``denoiser`` package (used only by the equivalence tests and the
+benchmarks) pins ``torch==1.5``-era dependencies, so ``make`` installs it with
+``pip install --no-deps denoiser==0.1.5`` instead of listing it in ``[dev]``.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="speechbrain-slim",
+    version="0.1.0",
+    description="Dynamic slimming of DEMUCS speech enhancement, as a SpeechBrain plugin",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["speechbrain_slim", "speechbrain_slim.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "torch>=2.1",
+        "torchaudio>=2.1",
+        "speechbrain>=1.0",
+        "hyperpyyaml>=1.2",
+        "numpy>=1.21",
+        "scipy>=1.7",
+        "soundfile>=0.12",
+        "pesq>=0.0.4",
+        "pystoi>=0.3.3",
+        "huggingface_hub>=0.20",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "ruff>=0.4", "matplotlib>=3.5"],
+    },
+)
