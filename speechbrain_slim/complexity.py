@@ -1,0 +1,365 @@
+"""Compute accounting for SlimDemucs: MACs per input sample, GMAC/s and parameters per UF.
+
+MACs count the multiply-accumulates of the weights (biases, activations, the
+GLU products and skip additions are not counted):
+
+* **slimmed** part: every encoder/decoder block's strided conv, transposed conv
+  and 1x1 conv, at ``ceil(C * uf)`` internal channels;
+* **fixed** part: the recurrent bottleneck (all gates, input and recurrent
+  weights, every layer and direction, plus the Linear of bidirectional models)
+  and the windowed-sinc resampling (``2 * zeros`` taps per interpolated sample;
+  with resample=4: 1 + 2 interpolated samples per input sample up, 2 + 1 down).
+
+For the paper config (hidden=32, depth=5, K=8, S=4, resample=4, grouped GRU with
+4 groups, 1 layer) the slimmed part is exactly ``53,760 * uf`` MACs per input
+sample and the fixed part ``1,536`` (GRU) ``+ 672`` (resampling) ``= 2,208``.
+
+Run ``python -m speechbrain_slim.complexity hparams/slim_demucs.yaml`` for the table.
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import argparse
+import sys
+
+import torch
+
+from speechbrain_slim.nnet.slimmable import (
+    SlimConv1d,
+    SlimConvTranspose1d,
+    SlimPointwise,
+    active_channels,
+)
+
+__all__ = [
+    "block_macs_per_frame",
+    "recurrent_macs_per_frame",
+    "macs_per_sample",
+    "count_macs",
+    "parameters_at",
+    "complexity_table",
+    "format_table",
+    "HookMacCounter",
+]
+
+
+def block_macs_per_frame(model, index, uf):
+    """MACs of encoder block ``index`` plus its mirror decoder block, per frame of that level.
+
+    Arguments
+    ---------
+    model : SlimDemucs
+        The model.
+    index : int
+        Encoder level (0 = first, highest frame rate).
+    uf : float
+        Utilization factor.
+
+    Returns
+    -------
+    int
+        ``cin * w * K + w * halves * C`` (encoder) ``+ C * halves * w + w * cin * K`` (decoder)
+        with ``w = ceil(C * uf)`` and ``halves = 2`` with GLU.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=32, depth=5, bottleneck="grouped_gru")
+    >>> block_macs_per_frame(model, 0, 1.0)
+    4608
+    """
+    in_channels, channels = model.widths[index]
+    width = active_channels(channels, uf)
+    halves = 2 if model.glu else 1
+    conv = in_channels * width * model.kernel_size
+    pointwise = width * halves * channels
+    return 2 * (conv + pointwise)
+
+
+def recurrent_macs_per_frame(model):
+    """MACs of the recurrent bottleneck per bottleneck frame (never slimmed).
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=32, depth=5, bottleneck="grouped_gru", gru_groups=4)
+    >>> recurrent_macs_per_frame(model)
+    393216
+    """
+    channels = model.widths[-1][1]
+    directions = 1 if model.causal else 2
+    if model.bottleneck_type == "lstm":
+        gates, groups = 4, 1
+    else:
+        gates, groups = 3, model.gru_groups
+    width = channels // groups
+    macs = 0
+    for layer in range(model.bottleneck_layers):
+        inputs = width if layer == 0 else width * directions
+        macs += directions * gates * (inputs * width + width * width)
+    macs *= groups
+    if directions == 2:
+        macs += 2 * channels * channels
+    return macs
+
+
+def _resampling_macs(model, input_length):
+    """MACs of the sinc resampling for an input of ``input_length`` (already padded)."""
+    interpolated, length = 0, input_length
+    for _ in range(model.resampler.steps):
+        interpolated += length  # upsampling interpolates one sample per input sample
+        length *= 2
+    for _ in range(model.resampler.steps):
+        length = -(-length // 2)
+        interpolated += length  # downsampling interpolates every odd sample
+    return interpolated * model.resampler.taps
+
+
+def macs_per_sample(model, uf=1.0):
+    """Asymptotic MACs per input sample at a UF, split into slimmed and fixed parts.
+
+    Arguments
+    ---------
+    model : SlimDemucs
+        The model.
+    uf : float
+        Utilization factor.
+
+    Returns
+    -------
+    dict
+        ``slimmed``, ``fixed`` and ``total`` MACs per input sample.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> paper = SlimDemucs(hidden=32, depth=5, bottleneck="grouped_gru", gru_groups=4)
+    >>> macs_per_sample(paper, 0.125)
+    {'slimmed': 6720.0, 'fixed': 2208.0, 'total': 8928.0}
+    """
+    slimmed = 0.0
+    for index in range(model.depth):
+        frames_per_sample = model.resample / model.stride ** (index + 1)
+        slimmed += frames_per_sample * block_macs_per_frame(model, index, uf)
+    fixed = recurrent_macs_per_frame(model) / model.total_stride
+    fixed += 2 * (model.resample - 1) * model.resampler.taps if model.resample > 1 else 0
+    return {"slimmed": slimmed, "fixed": float(fixed), "total": slimmed + fixed}
+
+
+def count_macs(model, length, uf=1.0):
+    """Exact MACs SlimDemucs spends on one waveform of ``length`` samples at a UF.
+
+    Arguments
+    ---------
+    model : SlimDemucs
+        The model.
+    length : int
+        Input length in samples (before padding to a valid length).
+    uf : float
+        Utilization factor.
+
+    Returns
+    -------
+    int
+        MACs for one waveform, including the padding DEMUCS adds.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=32, depth=5, bottleneck="grouped_gru")
+    >>> count_macs(model, 16000, 0.5) < count_macs(model, 16000, 1.0)
+    True
+    """
+    padded = model.valid_length(length)
+    frames = padded * model.resample
+    macs = _resampling_macs(model, padded)
+    for index in range(model.depth):
+        frames = (frames - model.kernel_size) // model.stride + 1
+        macs += frames * block_macs_per_frame(model, index, uf)
+    return macs + frames * recurrent_macs_per_frame(model)
+
+
+def parameters_at(model, uf=1.0):
+    """Number of parameters a forward pass at ``uf`` reads (the bottleneck in full).
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=8, depth=2)
+    >>> parameters_at(model, 1.0) == sum(p.numel() for p in model.parameters())
+    True
+    """
+    halves = 2 if model.glu else 1
+    total = sum(p.numel() for p in model.lstm.parameters())
+    for in_channels, channels in model.widths:
+        width = active_channels(channels, uf)
+        total += in_channels * width * model.kernel_size + width  # strided conv
+        total += width * halves * channels + halves * channels  # encoder 1x1
+        total += channels * halves * width + halves * width  # decoder 1x1
+        total += width * in_channels * model.kernel_size + in_channels  # transposed conv
+    return total
+
+
+def complexity_table(model):
+    """Parameters, MACs per sample and GMAC per second of audio for each of the model's UFs.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> rows = complexity_table(SlimDemucs(hidden=32, depth=5, bottleneck="grouped_gru"))
+    >>> [round(row["macs_per_sample"]) for row in rows]
+    [8928, 15648, 29088, 55968]
+    """
+    full = macs_per_sample(model, 1.0)["total"]
+    rows = []
+    for uf in model.ufs:
+        macs = macs_per_sample(model, uf)
+        rows.append(
+            {
+                "uf": uf,
+                "params": parameters_at(model, uf),
+                "macs_per_sample": macs["total"],
+                "slimmed_macs_per_sample": macs["slimmed"],
+                "fixed_macs_per_sample": macs["fixed"],
+                "gmac_per_second": macs["total"] * model.sample_rate / 1e9,
+                "mac_ratio": macs["total"] / full,
+            }
+        )
+    return rows
+
+
+def format_table(rows):
+    """Renders :func:`complexity_table` rows as a markdown table."""
+    lines = [
+        "| UF | params | MACs/sample | slimmed | fixed | GMAC/s | MAC ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['uf']:g} | {row['params']:,} | {row['macs_per_sample']:,.0f} "
+            f"| {row['slimmed_macs_per_sample']:,.0f} | {row['fixed_macs_per_sample']:,.0f} "
+            f"| {row['gmac_per_second']:.3f} | {row['mac_ratio']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+class HookMacCounter:
+    """Counts MACs during a real forward pass from the shapes each layer sees.
+
+    Independent of the analytic formulas above: it hooks the slimmable
+    convolutions, the recurrent layers and the resampler and multiplies
+    the tensor shapes that actually flow through them.
+
+    Arguments
+    ---------
+    model : SlimDemucs
+        The model to observe.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=8, depth=3)
+    >>> with HookMacCounter(model) as counter:
+    ...     _ = model(torch.randn(1, 4000), uf=0.5)
+    >>> counter.macs == count_macs(model, 4000, 0.5)
+    True
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.macs = 0
+        self._handles = []
+
+    def _conv(self, module, inputs, output):
+        x = inputs[0]
+        if isinstance(module, SlimConv1d):
+            self.macs += output.shape[0] * output.shape[1] * output.shape[2] * (
+                x.shape[-1] * module.kernel_size
+            )
+        elif isinstance(module, SlimConvTranspose1d):
+            self.macs += x.shape[0] * x.shape[1] * x.shape[2] * (
+                module.out_channels * module.kernel_size
+            )
+        else:
+            self.macs += x.numel() * output.shape[-1] * module.halves
+
+    def _recurrent(self, module, inputs, output):
+        x = inputs[0]
+        steps = x.shape[0] * x.shape[1]
+        gates = 4 if isinstance(module, torch.nn.LSTM) else 3
+        directions = 2 if module.bidirectional else 1
+        width = module.hidden_size
+        for layer in range(module.num_layers):
+            inputs_width = module.input_size if layer == 0 else width * directions
+            self.macs += steps * directions * gates * (inputs_width + width) * width
+
+    def _linear(self, module, inputs, output):
+        self.macs += inputs[0].numel() * module.out_features
+
+    def _count_resampling(self, method):
+        def counted(x):
+            before = x.shape[-1]
+            out = method(x)
+            interpolated = 0
+            length = before
+            for _ in range(self.model.resampler.steps):
+                if method.__name__ == "upsample":
+                    interpolated += length
+                    length *= 2
+                else:
+                    length = -(-length // 2)
+                    interpolated += length
+            batch = x.numel() // before
+            self.macs += batch * interpolated * self.model.resampler.taps
+            return out
+
+        return counted
+
+    def __enter__(self):
+        for module in self.model.modules():
+            if isinstance(module, (SlimConv1d, SlimConvTranspose1d, SlimPointwise)):
+                self._handles.append(module.register_forward_hook(self._conv))
+            elif isinstance(module, (torch.nn.LSTM, torch.nn.GRU)):
+                self._handles.append(module.register_forward_hook(self._recurrent))
+            elif isinstance(module, torch.nn.Linear):
+                self._handles.append(module.register_forward_hook(self._linear))
+        resampler = self.model.resampler
+        self._originals = (resampler.upsample, resampler.downsample)
+        resampler.upsample = self._count_resampling(resampler.upsample)
+        resampler.downsample = self._count_resampling(resampler.downsample)
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        resampler = self.model.resampler
+        del resampler.upsample, resampler.downsample
+        return False
+
+
+def load_model(hparams_file, overrides=None):
+    """Instantiates the ``model`` entry of a HyperPyYAML file."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    with open(hparams_file, encoding="utf-8") as stream:
+        hparams = load_hyperpyyaml(stream, overrides or {})
+    if "model" not in hparams:
+        raise KeyError(f"{hparams_file} has no 'model' entry")
+    return hparams["model"]
+
+
+def main(argv=None):
+    """Prints the complexity table of the model in a hparams file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("hparams", help="HyperPyYAML file with a `model:` entry")
+    args = parser.parse_args(argv)
+    model = load_model(args.hparams)
+    print(f"{type(model).__name__} from {args.hparams}")
+    print(format_table(complexity_table(model)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Recurrent bottlenecks for SlimDemucs: DEMUCS's LSTM and the paper's grouped GRU.
+
+Both take and return channels-last ``[batch, frames, channels]`` tensors and are
+never slimmed. They are unidirectional when the model is causal; otherwise
+bidirectional, followed by a linear layer back to ``channels``.
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import torch
+from torch import nn
+
+__all__ = ["LSTMBottleneck", "GroupedGRU"]
+
+
+class LSTMBottleneck(nn.Module):
+    """DEMUCS's bottleneck: a stacked LSTM (+ a Linear layer when bidirectional).
+
+    Parameter names match ``denoiser.demucs.BLSTM`` (``lstm.*``, ``linear.*``).
+
+    Arguments
+    ---------
+    channels : int
+        Input and output width.
+    layers : int
+        Number of stacked LSTM layers.
+    bidirectional : bool
+        Runs both directions (non-causal models).
+
+    Example
+    -------
+    >>> lstm = LSTMBottleneck(64)
+    >>> lstm(torch.randn(2, 5, 64)).shape
+    torch.Size([2, 5, 64])
+    """
+
+    def __init__(self, channels, layers=2, bidirectional=False):
+        super().__init__()
+        self.channels = channels
+        self.layers = layers
+        self.bidirectional = bidirectional
+        self.lstm = nn.LSTM(
+            channels, channels, num_layers=layers, bidirectional=bidirectional, batch_first=True
+        )
+        self.linear = nn.Linear(2 * channels, channels) if bidirectional else None
+
+    def forward(self, x):
+        """Runs the LSTM over ``x`` [batch, frames, channels]."""
+        out, _ = self.lstm(x)
+        return self.linear(out) if self.linear is not None else out
+
+
+class GroupedGRU(nn.Module):
+    """Grouped GRU: the channels are split into groups, each run through its own GRU.
+
+    Costs ``groups`` times fewer recurrent MACs than one GRU over all channels.
+
+    Arguments
+    ---------
+    channels : int
+        Input and output width (divisible by ``groups``).
+    groups : int
+        Number of channel groups, each with its own GRU.
+    layers : int
+        Stacked GRU layers per group.
+    bidirectional : bool
+        Runs both directions (non-causal models), then a Linear back to ``channels``.
+
+    Example
+    -------
+    >>> gru = GroupedGRU(512, groups=4, layers=1)
+    >>> gru(torch.randn(2, 5, 512)).shape
+    torch.Size([2, 5, 512])
+    """
+
+    def __init__(self, channels, groups=4, layers=1, bidirectional=False):
+        super().__init__()
+        if channels % groups:
+            raise ValueError(f"{channels} channels cannot be split into {groups} equal groups")
+        self.channels = channels
+        self.groups = groups
+        self.layers = layers
+        self.bidirectional = bidirectional
+        width = channels // groups
+        self.grus = nn.ModuleList(
+            nn.GRU(width, width, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+            for _ in range(groups)
+        )
+        self.linear = nn.Linear(2 * channels, channels) if bidirectional else None
+
+    def forward(self, x):
+        """Runs each group's GRU over its slice of ``x`` [batch, frames, channels]."""
+        chunks = x.chunk(self.groups, dim=-1)
+        outs = [gru(chunk.contiguous())[0] for gru, chunk in zip(self.grus, chunks)]
+        out = torch.cat(outs, dim=-1)
+        return self.linear(out) if self.linear is not None else out

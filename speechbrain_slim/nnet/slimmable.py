@@ -1,0 +1,324 @@
+"""Slimmable convolution layers: the active channel width is chosen at call time.
+
+Every layer keeps one full-width set of weights; a utilization factor (UF)
+selects a *prefix* of the slimmed channel dimension, ``ceil(channels * uf)``.
+Narrower widths really compute less: the weights are laid out so that each
+width's weights are a plain prefix view of the full ones (no per-call copies,
+no full-width compute followed by masking), and the convolutions run as GEMMs.
+
+Tensors are channels-last, ``[batch, time, channels]``: a strided convolution
+whose kernel is a multiple of its stride (DEMUCS uses kernel 8, stride 4) is
+then one matrix product over a zero-copy view of the input, followed by a
+shifted sum over the kernel's ``kernel_size / stride`` taps.
+
+The ``uf`` argument is a float here. The dynamic model passes a per-frame
+decision track instead (see :mod:`speechbrain_slim.lobes.slim_demucs`); callers
+always hand the same ``uf`` object down to every layer.
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = [
+    "active_channels",
+    "SlimConv1d",
+    "SlimPointwise",
+    "SlimConvTranspose1d",
+]
+
+
+def active_channels(channels, uf):
+    """Returns the number of channels active at a utilization factor.
+
+    Arguments
+    ---------
+    channels : int
+        Full width of the slimmed dimension.
+    uf : float
+        Utilization factor in (0, 1].
+
+    Returns
+    -------
+    int
+        ``ceil(channels * uf)`` (at least 1).
+
+    Example
+    -------
+    >>> active_channels(32, 0.125), active_channels(48, 0.125), active_channels(64, 1.0)
+    (4, 6, 64)
+    """
+    uf = float(uf)
+    if not 0.0 < uf <= 1.0:
+        raise ValueError(f"utilization factor must be in (0, 1], got {uf}")
+    # round() guards against float products such as 0.1 * 30 = 3.0000000000000004.
+    return max(1, math.ceil(round(channels * uf, 6)))
+
+
+def _reference_uniform_(tensor, fan_in):
+    """PyTorch's default conv initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    with torch.no_grad():
+        tensor.uniform_(-bound, bound)
+
+
+class SlimConv1d(nn.Module):
+    """Strided Conv1d on channels-last input whose output (or input) width is slimmable.
+
+    The weight is stored as ``[stride, in, out, taps]`` with
+    ``taps = ceil(kernel_size / stride)``: the input viewed as
+    ``[frames, stride * in]`` times the weight viewed as ``[stride * in, out * taps]``
+    gives every tap of every output channel in one GEMM, and the output
+    width ``w`` uses the first ``w * taps`` columns (a prefix view).
+
+    Arguments
+    ---------
+    in_channels : int
+        Full input width.
+    out_channels : int
+        Full output width.
+    kernel_size : int
+        Kernel size.
+    stride : int
+        Stride.
+    slim_in : bool
+        The input may arrive narrower than ``in_channels`` (a prefix).
+    slim_out : bool
+        Only ``ceil(out_channels * uf)`` outputs are computed.
+
+    Example
+    -------
+    >>> conv = SlimConv1d(1, 32, kernel_size=8, stride=4, slim_out=True)
+    >>> x = torch.randn(2, 4 * 9 + 4, 1)
+    >>> conv(x).shape, conv(x, uf=0.25).shape
+    (torch.Size([2, 9, 32]), torch.Size([2, 9, 8]))
+    """
+
+    def __init__(
+        self, in_channels, out_channels, kernel_size, stride=1, slim_in=False, slim_out=False
+    ):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.taps = -(-kernel_size // stride)
+        self.slim_in = slim_in
+        self.slim_out = slim_out
+        self.weight = nn.Parameter(torch.empty(stride, in_channels, out_channels, self.taps))
+        self.bias = nn.Parameter(torch.empty(out_channels))
+        _reference_uniform_(self.weight, in_channels * kernel_size)
+        _reference_uniform_(self.bias, in_channels * kernel_size)
+        self._zero_padded_taps()
+
+    def _zero_padded_taps(self):
+        """Zeroes the positions past ``kernel_size`` when stride does not divide it."""
+        tap_mask = (torch.arange(self.taps * self.stride) < self.kernel_size).float()
+        tap_mask = tap_mask.view(self.taps, self.stride).t()[:, None, None, :]
+        self.register_buffer("tap_mask", tap_mask, persistent=False)
+        with torch.no_grad():
+            self.weight.mul_(tap_mask)
+
+    def frames(self, length):
+        """Number of output frames for ``length`` input samples."""
+        return max(0, (length - self.kernel_size) // self.stride + 1)
+
+    def load_reference_weight(self, weight, bias):
+        """Copies weights given in ``torch.nn.Conv1d`` layout ``[out, in, kernel]``."""
+        padded = weight.new_zeros(self.out_channels, self.in_channels, self.taps * self.stride)
+        padded[..., : self.kernel_size] = weight
+        layout = padded.view(self.out_channels, self.in_channels, self.taps, self.stride)
+        with torch.no_grad():
+            self.weight.copy_(layout.permute(3, 1, 0, 2))
+            self.bias.copy_(bias)
+
+    def reference_weight(self):
+        """Returns the weight in ``torch.nn.Conv1d`` layout ``[out, in, kernel]``."""
+        layout = self.weight.permute(2, 1, 3, 0).reshape(self.out_channels, self.in_channels, -1)
+        return layout[..., : self.kernel_size]
+
+    def forward(self, x, uf=1.0):
+        """Convolves ``x`` [batch, time, in] at utilization ``uf``; returns [batch, frames, out]."""
+        batch, length, width_in = x.shape
+        if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
+            raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
+        width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
+        frames = self.frames(length)
+        blocks = frames + self.taps - 1
+        needed = blocks * self.stride
+        if length < needed:
+            x = nn.functional.pad(x, (0, 0, 0, needed - length))
+        rows = x[:, :needed].reshape(batch * blocks, self.stride * width_in)
+
+        weight = self.weight
+        if self.kernel_size % self.stride:
+            weight = weight * self.tap_mask
+        if width_in == self.in_channels:
+            matrix = weight.view(self.stride * width_in, -1)[:, : width_out * self.taps]
+        else:
+            matrix = weight[:, :width_in, :width_out].reshape(self.stride * width_in, -1)
+        taps = (rows @ matrix).view(batch, blocks, width_out, self.taps)
+
+        out = taps[:, :frames, :, 0] + self.bias[:width_out]
+        for tap in range(1, self.taps):
+            out += taps[:, tap : tap + frames, :, tap]
+        return out
+
+
+class SlimPointwise(nn.Module):
+    """Pointwise (kernel 1) Conv1d on channels-last input with slimmable widths.
+
+    With ``activation="glu"`` the layer has ``2 * out_channels`` outputs, a
+    value and a gate per channel, stored interleaved (``[in, out, 2]``) so that
+    the first ``w`` channels of both GLU halves are one prefix of the weight;
+    it returns the gated ``[.., w]`` result.
+
+    Arguments
+    ---------
+    in_channels : int
+        Full input width.
+    out_channels : int
+        Full output width (after the GLU, if any).
+    slim_in : bool
+        The input may arrive narrower than ``in_channels`` (a prefix).
+    slim_out : bool
+        Only ``ceil(out_channels * uf)`` outputs (of each GLU half) are computed.
+    activation : str or None
+        ``"glu"``, ``"relu"`` or ``None``.
+
+    Example
+    -------
+    >>> layer = SlimPointwise(32, 32, slim_out=True, activation="glu")
+    >>> layer(torch.randn(2, 10, 32), uf=0.5).shape
+    torch.Size([2, 10, 16])
+    """
+
+    def __init__(
+        self, in_channels, out_channels, slim_in=False, slim_out=False, activation=None
+    ):
+        super().__init__()
+        if activation not in ("glu", "relu", None):
+            raise ValueError(f"unknown activation {activation!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.slim_in = slim_in
+        self.slim_out = slim_out
+        self.activation = activation
+        self.halves = 2 if activation == "glu" else 1
+        self.weight = nn.Parameter(torch.empty(in_channels, out_channels, self.halves))
+        self.bias = nn.Parameter(torch.empty(out_channels, self.halves))
+        _reference_uniform_(self.weight, in_channels)
+        _reference_uniform_(self.bias, in_channels)
+
+    def load_reference_weight(self, weight, bias):
+        """Copies ``torch.nn.Conv1d(in, halves * out, 1)`` weights (GLU value half first)."""
+        weight = weight.reshape(self.halves, self.out_channels, self.in_channels)
+        with torch.no_grad():
+            self.weight.copy_(weight.permute(2, 1, 0))
+            self.bias.copy_(bias.reshape(self.halves, self.out_channels).t())
+
+    def reference_weight(self):
+        """Returns the weight in ``torch.nn.Conv1d`` layout ``[halves * out, in, 1]``."""
+        return self.weight.permute(2, 1, 0).reshape(-1, self.in_channels, 1)
+
+    def forward(self, x, uf=1.0):
+        """Applies the layer to ``x`` [batch, time, in] at utilization ``uf``."""
+        batch, frames, width_in = x.shape
+        if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
+            raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
+        width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
+        matrix = self.weight[:width_in].view(width_in, -1)[:, : width_out * self.halves]
+        bias = self.bias[:width_out].reshape(-1)
+        out = torch.addmm(bias, x.reshape(batch * frames, width_in), matrix)
+        out = out.view(batch, frames, width_out, self.halves)
+        if self.activation == "glu":
+            return out[..., 0] * torch.sigmoid(out[..., 1])
+        out = out[..., 0]
+        return torch.relu(out) if self.activation == "relu" else out
+
+
+class SlimConvTranspose1d(nn.Module):
+    """Strided ConvTranspose1d on channels-last input with a slimmable input width.
+
+    The weight is stored as ``[in, taps, stride, out]``: a narrower input uses
+    the first rows (a prefix view); one GEMM yields every tap, and the taps are
+    overlap-added at their frame offsets.
+
+    Arguments
+    ---------
+    in_channels : int
+        Full input width.
+    out_channels : int
+        Output width.
+    kernel_size : int
+        Kernel size.
+    stride : int
+        Stride.
+    slim_in : bool
+        The input may arrive narrower than ``in_channels`` (a prefix).
+
+    Example
+    -------
+    >>> conv = SlimConvTranspose1d(32, 1, kernel_size=8, stride=4, slim_in=True)
+    >>> conv(torch.randn(2, 9, 4)).shape
+    torch.Size([2, 40, 1])
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, slim_in=False):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.taps = -(-kernel_size // stride)
+        self.slim_in = slim_in
+        self.weight = nn.Parameter(torch.empty(in_channels, self.taps, stride, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels))
+        # torch.nn.ConvTranspose1d computes its init fan-in from the output channels.
+        _reference_uniform_(self.weight, out_channels * kernel_size)
+        _reference_uniform_(self.bias, out_channels * kernel_size)
+        tap_mask = (torch.arange(self.taps * stride) < kernel_size).float()
+        self.register_buffer(
+            "tap_mask", tap_mask.view(1, self.taps, stride, 1), persistent=False
+        )
+        with torch.no_grad():
+            self.weight.mul_(self.tap_mask)
+
+    def load_reference_weight(self, weight, bias):
+        """Copies weights given in ``torch.nn.ConvTranspose1d`` layout ``[in, out, kernel]``."""
+        padded = weight.new_zeros(self.in_channels, self.out_channels, self.taps * self.stride)
+        padded[..., : self.kernel_size] = weight
+        layout = padded.view(self.in_channels, self.out_channels, self.taps, self.stride)
+        with torch.no_grad():
+            self.weight.copy_(layout.permute(0, 2, 3, 1))
+            self.bias.copy_(bias)
+
+    def reference_weight(self):
+        """Returns the weight in ``torch.nn.ConvTranspose1d`` layout ``[in, out, kernel]``."""
+        layout = self.weight.permute(0, 3, 1, 2).reshape(self.in_channels, self.out_channels, -1)
+        return layout[..., : self.kernel_size]
+
+    def forward(self, x, uf=1.0):
+        """Applies the layer to ``x`` [batch, frames, in]; returns [batch, samples, out]."""
+        batch, frames, width_in = x.shape
+        if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
+            raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
+        weight = self.weight
+        if self.kernel_size % self.stride:
+            weight = weight * self.tap_mask
+        block = self.stride * self.out_channels
+        taps = x.reshape(batch * frames, width_in) @ weight[:width_in].view(width_in, -1)
+        taps = taps.view(batch, frames, self.taps, block)
+
+        out = x.new_empty(batch, frames + self.taps - 1, block)
+        out[:, :frames] = taps[:, :, 0]
+        out[:, frames:] = 0.0
+        for tap in range(1, self.taps):
+            out[:, tap : tap + frames] += taps[:, :, tap]
+        out = out.view(batch, -1, self.stride, self.out_channels) + self.bias
+        length = (frames - 1) * self.stride + self.kernel_size
+        return out.view(batch, -1, self.out_channels)[:, :length]
