@@ -13,7 +13,7 @@ Voices
 * flite: kal, kal16, awb, rms, slt (16 kHz diphone / clustergen voices);
 * festival: kal_diphone, ked_diphone, cmu_us_slt_arctic_hts;
 * espeak-ng: the English accents it ships, each combined with one of its voice variants
-  and its own pitch, pitch range and rate;
+  and its own pitch and rate (``prange`` is drawn but unused);
 * every flite/festival voice also yields "derived speakers" through ``sox pitch`` (which shifts
   pitch and formants together, i.e. a smaller or larger vocal tract) and ``sox tempo``.
 
@@ -231,9 +231,11 @@ def make_voices(n_espeak, seed=0):
     variant_split = {}
     for i, v in enumerate(variants):
         variant_split[v] = "test" if i < n_test else "valid" if i < n_test + n_valid else "train"
-    # Each espeak voice = (accent, variant) with its own pitch/range/rate; keep the split
+    # Each espeak voice = (accent, variant) with its own pitch and rate; keep the split
     # proportions by drawing variants per split.
-    by_split = {s: [v for v in variants if variant_split[v] == s] for s in ("train", "valid", "test")}
+    by_split = {
+        s: [v for v in variants if variant_split[v] == s] for s in ("train", "valid", "test")
+    }
     quota = {"test": round(0.14 * n_espeak), "valid": round(0.1 * n_espeak)}
     quota["train"] = n_espeak - quota["test"] - quota["valid"]
     for split in ("train", "valid", "test"):
@@ -306,7 +308,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="speechbrain_slim/data/corpus")
     parser.add_argument("--n-espeak", type=int, default=64, help="number of espeak-ng voices")
-    parser.add_argument("--utts-natural", type=int, default=6, help="utterances per flite/festival voice")
+    parser.add_argument(
+        "--utts-natural", type=int, default=6, help="utterances per flite/festival voice"
+    )
     parser.add_argument("--utts-espeak", type=int, default=3, help="utterances per espeak-ng voice")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-voices", type=int, default=None, help="smoke test: first N voices")

@@ -96,7 +96,7 @@ def _envelope(num_samples, rng, rate_hz, depth):
     knots = rng.random(n_knots)
     t = np.linspace(0, n_knots - 1, num_samples)
     env = np.interp(t, np.arange(n_knots), knots)
-    k = max(int(SAMPLE_RATE / rate_hz / 4), 1)
+    k = min(max(int(SAMPLE_RATE / rate_hz / 4), 1), num_samples)
     env = np.convolve(env, np.ones(k) / k, mode="same")
     env = (env - env.min()) / max(env.max() - env.min(), 1e-9)
     return 1 - depth + depth * env
@@ -184,7 +184,6 @@ def hum_noise(num_samples, rng):
     (4000,)
     """
     rng = _rng(rng)
-    t = np.arange(num_samples) / SAMPLE_RATE
     f0 = rng.choice([50.0, 60.0]) if rng.random() < 0.6 else rng.uniform(80, 400)
     jitter = 1 + 0.003 * np.cumsum(rng.standard_normal(num_samples)) / np.sqrt(SAMPLE_RATE)
     phase = 2 * np.pi * f0 * np.cumsum(jitter) / SAMPLE_RATE
@@ -196,7 +195,6 @@ def hum_noise(num_samples, rng):
         out = np.clip(out, -0.5 * np.abs(out).max(), 0.5 * np.abs(out).max())
     out = out * _envelope(num_samples, rng, 0.5, rng.uniform(0.0, 0.3))
     out += 10 ** (rng.uniform(-40, -20) / 20) * np.std(out) * colored_noise(num_samples, rng)
-    del t
     return _unit_rms(out)
 
 
