@@ -322,13 +322,13 @@ def main(argv=None):
         sys.exit(f"missing TTS tools {missing}; see the module docstring for apt-get install")
 
     voices = make_voices(args.n_espeak, args.seed)
-    if args.max_voices:
-        voices = voices[: args.max_voices]
     counts = [args.utts_espeak if v["engine"] == "espeak-ng" else args.utts_natural
               for v in voices]
     sentences = make_sentences(sum(counts), args.seed)
     rng = random.Random(args.seed + 2)
     rng.shuffle(sentences)
+    if args.max_voices:  # smoke test: same audio as the full build for these voices
+        voices, counts = voices[: args.max_voices], counts[: args.max_voices]
 
     manifest = {}
     if os.path.isdir(args.out):
