@@ -132,10 +132,7 @@ def to_denoiser_state_dict(model):
     state = {}
     for prefix, layer in _pairs(model):
         state[prefix + ".weight"] = layer.reference_weight().detach().clone()
-        bias = layer.bias.detach()
-        if bias.dim() == 2:  # GLU pairs are stored interleaved
-            bias = bias.t().reshape(-1)
-        state[prefix + ".bias"] = bias.clone()
+        state[prefix + ".bias"] = layer.bias.detach().reshape(-1).clone()
     for key, value in model.lstm.state_dict().items():
         state["lstm." + key] = value.clone()
     return state

@@ -63,6 +63,8 @@ class SincResampler(nn.Module):
     (torch.Size([2, 400]), torch.Size([2, 100]))
     """
 
+    BLOCK = 64
+
     def __init__(self, factor=4, zeros=56):
         super().__init__()
         steps = int(math.log2(factor)) if factor >= 1 else -1
@@ -71,26 +73,40 @@ class SincResampler(nn.Module):
         self.factor = factor
         self.steps = steps
         self.zeros = zeros
-        self.register_buffer(
-            "kernel", half_sample_kernel(zeros).view(1, 1, -1), persistent=False
-        )
+        kernel = half_sample_kernel(zeros)
+        toeplitz = torch.zeros(self.BLOCK + 2 * zeros - 1, self.BLOCK)
+        for column in range(self.BLOCK):
+            toeplitz[column : column + 2 * zeros, column] = kernel
+        self.register_buffer("toeplitz", toeplitz, persistent=False)
 
     @property
     def taps(self):
         """Filter length: the MACs spent per interpolated sample."""
         return 2 * self.zeros
 
-    def _interpolate(self, x):
-        """Half-sample interpolation of each sample with its successor: [N, T] -> [N, T]."""
-        out = F.conv1d(x.unsqueeze(1), self.kernel.to(x.dtype), padding=self.zeros)
-        return out[:, 0, 1:]
+    def _filter(self, x, shift):
+        """``y[n] = sum_k kernel[k] * x[n + k - zeros + shift]`` for x [N, T], zero outside.
+
+        Runs as one GEMM: the signal is cut into blocks of ``BLOCK`` outputs whose
+        input windows (``BLOCK + taps - 1`` samples) multiply a banded Toeplitz
+        matrix of the kernel. A 1-channel ``conv1d`` with a 112-tap kernel is
+        ~100x slower on CPU.
+        """
+        count, time = x.shape
+        blocks = -(-time // self.BLOCK)
+        window = self.BLOCK + self.taps - 1
+        left = self.zeros - shift
+        padded = F.pad(x, (left, blocks * self.BLOCK + self.taps - 1 - time - left))
+        windows = padded.unfold(-1, window, self.BLOCK)
+        out = windows @ self.toeplitz.to(x.dtype)
+        return out.reshape(count, blocks * self.BLOCK)[:, :time]
 
     def upsample(self, x):
         """Upsamples ``x`` [..., T] to [..., factor * T]."""
         for _ in range(self.steps):
             *batch, time = x.shape
             flat = x.reshape(-1, time)
-            x = torch.stack([flat, self._interpolate(flat)], dim=-1).view(*batch, 2 * time)
+            x = torch.stack([flat, self._filter(flat, 1)], dim=-1).view(*batch, 2 * time)
         return x
 
     def downsample(self, x):
@@ -101,6 +117,5 @@ class SincResampler(nn.Module):
             *batch, time = x.shape
             flat = x.reshape(-1, time)
             even, odd = flat[:, ::2], flat[:, 1::2]
-            shifted = F.conv1d(odd.unsqueeze(1), self.kernel.to(x.dtype), padding=self.zeros)
-            x = ((even + shifted[:, 0, :-1]) * 0.5).view(*batch, time // 2)
+            x = ((even + self._filter(odd, 0)) * 0.5).view(*batch, time // 2)
         return x

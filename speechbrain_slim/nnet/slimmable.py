@@ -173,9 +173,11 @@ class SlimPointwise(nn.Module):
     """Pointwise (kernel 1) Conv1d on channels-last input with slimmable widths.
 
     With ``activation="glu"`` the layer has ``2 * out_channels`` outputs, a
-    value and a gate per channel, stored interleaved (``[in, out, 2]``) so that
-    the first ``w`` channels of both GLU halves are one prefix of the weight;
-    it returns the gated ``[.., w]`` result.
+    value and a gate per channel. Values and gates are stored as two matrices
+    (``weight[0]``, ``weight[1]``, each ``[in, out]``), so the first ``w``
+    channels of both GLU halves are prefix views, each computed by one GEMM into
+    a contiguous buffer (a strided, interleaved GLU is ~2.5x slower on CPU).
+    The layer returns the gated ``[.., w]`` result.
 
     Arguments
     ---------
@@ -209,8 +211,8 @@ class SlimPointwise(nn.Module):
         self.slim_out = slim_out
         self.activation = activation
         self.halves = 2 if activation == "glu" else 1
-        self.weight = nn.Parameter(torch.empty(in_channels, out_channels, self.halves))
-        self.bias = nn.Parameter(torch.empty(out_channels, self.halves))
+        self.weight = nn.Parameter(torch.empty(self.halves, in_channels, out_channels))
+        self.bias = nn.Parameter(torch.empty(self.halves, out_channels))
         _reference_uniform_(self.weight, in_channels)
         _reference_uniform_(self.bias, in_channels)
 
@@ -218,12 +220,12 @@ class SlimPointwise(nn.Module):
         """Copies ``torch.nn.Conv1d(in, halves * out, 1)`` weights (GLU value half first)."""
         weight = weight.reshape(self.halves, self.out_channels, self.in_channels)
         with torch.no_grad():
-            self.weight.copy_(weight.permute(2, 1, 0))
-            self.bias.copy_(bias.reshape(self.halves, self.out_channels).t())
+            self.weight.copy_(weight.transpose(1, 2))
+            self.bias.copy_(bias.reshape(self.halves, self.out_channels))
 
     def reference_weight(self):
         """Returns the weight in ``torch.nn.Conv1d`` layout ``[halves * out, in, 1]``."""
-        return self.weight.permute(2, 1, 0).reshape(-1, self.in_channels, 1)
+        return self.weight.transpose(1, 2).reshape(-1, self.in_channels, 1)
 
     def forward(self, x, uf=1.0):
         """Applies the layer to ``x`` [batch, time, in] at utilization ``uf``."""
@@ -231,14 +233,15 @@ class SlimPointwise(nn.Module):
         if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
             raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
         width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
-        matrix = self.weight[:width_in].view(width_in, -1)[:, : width_out * self.halves]
-        bias = self.bias[:width_out].reshape(-1)
-        out = torch.addmm(bias, x.reshape(batch * frames, width_in), matrix)
-        out = out.view(batch, frames, width_out, self.halves)
+        rows = x.reshape(batch * frames, width_in)
+        weight, bias = self.weight[:, :width_in, :width_out], self.bias[:, :width_out]
+        out = torch.addmm(bias[0], rows, weight[0])
         if self.activation == "glu":
-            return out[..., 0] * torch.sigmoid(out[..., 1])
-        out = out[..., 0]
-        return torch.relu(out) if self.activation == "relu" else out
+            gate = torch.addmm(bias[1], rows, weight[1])
+            out = out * torch.sigmoid(gate)
+        elif self.activation == "relu":
+            out = torch.relu(out)
+        return out.view(batch, frames, width_out)
 
 
 class SlimConvTranspose1d(nn.Module):
