@@ -305,8 +305,12 @@ class SlimConvTranspose1d(nn.Module):
         layout = self.weight.permute(0, 3, 1, 2).reshape(self.in_channels, self.out_channels, -1)
         return layout[..., : self.kernel_size]
 
-    def forward(self, x, uf=1.0):
-        """Applies the layer to ``x`` [batch, frames, in]; returns [batch, samples, out]."""
+    def forward(self, x, uf=1.0, bias=True):
+        """Applies the layer to ``x`` [batch, frames, in]; returns [batch, samples, out].
+
+        With ``bias=False`` it returns ``[batch, (frames + taps - 1) * stride, out]``
+        without the bias, ready to be overlap-added with neighbouring frame ranges.
+        """
         batch, frames, width_in = x.shape
         if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
             raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
@@ -322,6 +326,8 @@ class SlimConvTranspose1d(nn.Module):
         out[:, frames:] = 0.0
         for tap in range(1, self.taps):
             out[:, tap : tap + frames] += taps[:, :, tap]
+        if not bias:
+            return out.view(batch, -1, self.out_channels)
         out = out.view(batch, -1, self.stride, self.out_channels) + self.bias
         length = (frames - 1) * self.stride + self.kernel_size
         return out.view(batch, -1, self.out_channels)[:, :length]
