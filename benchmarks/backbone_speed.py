@@ -1,0 +1,132 @@
+"""Backbone speed: wall time per UF next to the MAC ratio, and UF 1.0 against denoiser's Demucs.
+
+One forward pass over 10 s of 16 kHz audio, batch 1, one thread, inference mode.
+All models are timed round-robin in the same run (best of ``--repeats``), so
+the ratios are measured side by side under the same machine load.
+
+Usage::
+
+    python benchmarks/backbone_speed.py [--seconds 10] [--repeats 5] [--json out.json]
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from speechbrain_slim.complexity import macs_per_sample
+from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+
+PAPER = dict(hidden=32, depth=5, kernel_size=8, stride=4, resample=4, bottleneck="grouped_gru")
+TARGET_RATIOS = {0.125: 0.40, 0.25: 0.50, 0.5: 0.70}
+TARGET_VS_REFERENCE = 1.1
+
+
+def best_times(candidates, repeats):
+    """Times every ``name -> fn`` round-robin ``repeats`` times; returns the best of each."""
+    best = {name: float("inf") for name in candidates}
+    with torch.inference_mode():
+        for fn in candidates.values():
+            fn()  # warm-up
+        for _ in range(repeats):
+            for name, fn in candidates.items():
+                start = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def run(seconds=10.0, repeats=5):
+    """Runs the benchmark; returns a dict of results."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    noisy = torch.randn(1, int(seconds * 16000)) * 0.1
+    paper = SlimDemucs(**PAPER).eval()
+    candidates = {f"paper uf={uf:g}": (lambda uf=uf: paper(noisy, uf)) for uf in paper.ufs}
+
+    reference = None
+    try:
+        from denoiser.demucs import Demucs
+
+        reference = Demucs(hidden=48).eval()  # dns48
+    except ImportError:
+        print("denoiser is not installed: skipping the reference comparison")
+    if reference is not None:
+        dns48 = SlimDemucs.from_denoiser(reference).eval()
+        candidates["dns48 slim uf=1"] = lambda: dns48(noisy, 1.0)
+        candidates["dns48 denoiser.Demucs"] = lambda: reference(noisy.unsqueeze(1))
+
+    times = best_times(candidates, repeats)
+    full_time = times["paper uf=1"]
+    full_macs = macs_per_sample(paper, 1.0)["total"]
+    rows = []
+    for uf in paper.ufs:
+        rows.append(
+            {
+                "uf": uf,
+                "seconds": times[f"paper uf={uf:g}"],
+                "time_ratio": times[f"paper uf={uf:g}"] / full_time,
+                "mac_ratio": macs_per_sample(paper, uf)["total"] / full_macs,
+                "target": TARGET_RATIOS.get(uf),
+            }
+        )
+    result = {"audio_seconds": seconds, "threads": 1, "paper": rows}
+    if reference is not None:
+        result["dns48"] = {
+            "slim_seconds": times["dns48 slim uf=1"],
+            "reference_seconds": times["dns48 denoiser.Demucs"],
+            "ratio": times["dns48 slim uf=1"] / times["dns48 denoiser.Demucs"],
+            "target": TARGET_VS_REFERENCE,
+        }
+    return result
+
+
+def format_result(result):
+    """Renders the result as markdown."""
+    lines = [
+        f"Paper config (hidden=32, grouped GRU), {result['audio_seconds']:g} s of audio, 1 thread:",
+        "",
+        "| UF | wall time (s) | time / time(UF 1) | MACs / MACs(UF 1) | target | met |",
+        "|---:|---:|---:|---:|---:|:--:|",
+    ]
+    for row in result["paper"]:
+        target = row["target"]
+        met = "" if target is None else ("yes" if row["time_ratio"] <= target else "no")
+        lines.append(
+            f"| {row['uf']:g} | {row['seconds']:.3f} | {row['time_ratio']:.2f} "
+            f"| {row['mac_ratio']:.2f} | {'' if target is None else f'<= {target:.2f}'} | {met} |"
+        )
+    if "dns48" in result:
+        ref = result["dns48"]
+        met = "yes" if ref["ratio"] <= ref["target"] else "no"
+        lines += [
+            "",
+            "dns48 config at UF 1.0 vs `denoiser.demucs.Demucs(hidden=48)`, same input:",
+            "",
+            "| SlimDemucs (s) | denoiser Demucs (s) | ratio | target | met |",
+            "|---:|---:|---:|---:|:--:|",
+            f"| {ref['slim_seconds']:.3f} | {ref['reference_seconds']:.3f} | {ref['ratio']:.2f} "
+            f"| <= {ref['target']:.1f} | {met} |",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="also write the result to this JSON file")
+    args = parser.parse_args(argv)
+    result = run(args.seconds, args.repeats)
+    print(format_result(result))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as stream:
+            json.dump(result, stream, indent=2)
+
+
+if __name__ == "__main__":
+    main()
