@@ -25,6 +25,7 @@ import sys
 
 import torch
 
+from speechbrain_slim.nnet.recurrent import GroupedGRU
 from speechbrain_slim.nnet.slimmable import (
     SlimConv1d,
     SlimConvTranspose1d,
@@ -270,18 +271,13 @@ class HookMacCounter:
         self.model = model
         self.macs = 0
         self._handles = []
+        self._wrapped = []
 
     def _conv(self, module, inputs, output):
         x = inputs[0]
         if isinstance(module, SlimConv1d):
-            self.macs += output.shape[0] * output.shape[1] * output.shape[2] * (
-                x.shape[-1] * module.kernel_size
-            )
-        elif isinstance(module, SlimConvTranspose1d):
-            self.macs += x.shape[0] * x.shape[1] * x.shape[2] * (
-                module.out_channels * module.kernel_size
-            )
-        else:
+            self.macs += output.numel() * x.shape[-1] * module.kernel_size
+        else:  # SlimPointwise
             self.macs += x.numel() * output.shape[-1] * module.halves
 
     def _recurrent(self, module, inputs, output):
@@ -297,45 +293,64 @@ class HookMacCounter:
     def _linear(self, module, inputs, output):
         self.macs += inputs[0].numel() * module.out_features
 
-    def _count_resampling(self, method):
-        def counted(x):
-            before = x.shape[-1]
-            out = method(x)
-            interpolated = 0
-            length = before
+    def _wrap(self, owner, name, count):
+        method = getattr(owner, name)
+
+        def counted(*args, **kwargs):
+            out = method(*args, **kwargs)
+            self.macs += count(args, out)
+            return out
+
+        setattr(owner, name, counted)
+        self._wrapped.append((owner, name))
+
+    def _resampling(self, direction):
+        def count(args, out):
+            x = args[0]
+            length, interpolated = x.shape[-1], 0
             for _ in range(self.model.resampler.steps):
-                if method.__name__ == "upsample":
+                if direction == "up":
                     interpolated += length
                     length *= 2
                 else:
                     length = -(-length // 2)
                     interpolated += length
-            batch = x.numel() // before
-            self.macs += batch * interpolated * self.model.resampler.taps
-            return out
+            return x.numel() // x.shape[-1] * interpolated * self.model.resampler.taps
 
-        return counted
+        return count
 
     def __enter__(self):
         for module in self.model.modules():
-            if isinstance(module, (SlimConv1d, SlimConvTranspose1d, SlimPointwise)):
+            if isinstance(module, (SlimConv1d, SlimPointwise)):
                 self._handles.append(module.register_forward_hook(self._conv))
+            elif isinstance(module, SlimConvTranspose1d):
+                self._wrap(
+                    module,
+                    "frame_taps",
+                    lambda args, out, m=module: args[0].numel() * m.out_channels * m.kernel_size,
+                )
             elif isinstance(module, (torch.nn.LSTM, torch.nn.GRU)):
                 self._handles.append(module.register_forward_hook(self._recurrent))
             elif isinstance(module, torch.nn.Linear):
                 self._handles.append(module.register_forward_hook(self._linear))
+            elif isinstance(module, GroupedGRU):
+                # one unidirectional layer of all groups: 3 gates, input and recurrent weights
+                self._wrap(
+                    module,
+                    "_scan_layer",
+                    lambda args, out, m=module: 6 * args[0].numel() * (out.shape[-1] // m.groups),
+                )
         resampler = self.model.resampler
-        self._originals = (resampler.upsample, resampler.downsample)
-        resampler.upsample = self._count_resampling(resampler.upsample)
-        resampler.downsample = self._count_resampling(resampler.downsample)
+        self._wrap(resampler, "upsample", self._resampling("up"))
+        self._wrap(resampler, "downsample", self._resampling("down"))
         return self
 
     def __exit__(self, *exc):
         for handle in self._handles:
             handle.remove()
-        self._handles = []
-        resampler = self.model.resampler
-        del resampler.upsample, resampler.downsample
+        for owner, name in self._wrapped:
+            delattr(owner, name)
+        self._handles, self._wrapped = [], []
         return False
 
 

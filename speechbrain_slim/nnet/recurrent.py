@@ -112,20 +112,26 @@ class GroupedGRU(nn.Module):
         w_hh = torch.stack([getattr(g, f"weight_hh_l{layer}") for g in self.grus])
         b_ih = torch.stack([getattr(g, f"bias_ih_l{layer}") for g in self.grus])
         b_hh = torch.stack([getattr(g, f"bias_hh_l{layer}") for g in self.grus])
-        # [groups, batch * frames, width] @ [groups, width, 3 * width]
+        # Reset/update gates need x- and h-projections summed: both biases go into the
+        # x-projection, so each step adds h @ W_hh onto it in a single baddbmm.
+        bias = b_ih + torch.cat([b_hh[:, : 2 * width], torch.zeros_like(b_hh[:, 2 * width :])], 1)
         inputs = x.reshape(batch * frames, groups, width).transpose(0, 1)
-        projected = torch.baddbmm(b_ih.unsqueeze(1), inputs, w_ih.transpose(1, 2))
+        projected = torch.baddbmm(bias.unsqueeze(1), inputs, w_ih.transpose(1, 2))
         projected = projected.view(groups, batch, frames, 3 * width)
-        recurrent = w_hh.transpose(1, 2)
+        w_rz = w_hh[:, : 2 * width].transpose(1, 2).contiguous()
+        w_n = w_hh[:, 2 * width :].transpose(1, 2).contiguous()
+        b_n = b_hh[:, 2 * width :].unsqueeze(1)
         hidden = x.new_zeros(groups, batch, width)
         outputs = []
         for frame in range(frames):
             gates_x = projected[:, :, frame]
-            gates_h = torch.baddbmm(b_hh.unsqueeze(1), hidden, recurrent)
-            reset_update = torch.sigmoid(gates_x[..., : 2 * width] + gates_h[..., : 2 * width])
-            reset, update = reset_update[..., :width], reset_update[..., width:]
-            candidate = torch.tanh(gates_x[..., 2 * width :] + reset * gates_h[..., 2 * width :])
-            hidden = candidate + update * (hidden - candidate)
+            reset_update = torch.baddbmm(gates_x[..., : 2 * width], hidden, w_rz).sigmoid()
+            candidate = torch.addcmul(
+                gates_x[..., 2 * width :],
+                reset_update[..., :width],
+                torch.baddbmm(b_n, hidden, w_n),
+            ).tanh()
+            hidden = torch.lerp(candidate, hidden, reset_update[..., width:])
             outputs.append(hidden)
         out = torch.stack(outputs, dim=2)  # [groups, batch, frames, width]
         return out.permute(1, 2, 0, 3).reshape(batch, frames, channels)

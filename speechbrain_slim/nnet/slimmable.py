@@ -307,11 +307,21 @@ class SlimConvTranspose1d(nn.Module):
         layout = self.weight.permute(0, 3, 1, 2).reshape(self.in_channels, self.out_channels, -1)
         return layout[..., : self.kernel_size]
 
-    def forward(self, x, uf=1.0, bias=True):
-        """Applies the layer to ``x`` [batch, frames, in]; returns [batch, samples, out].
+    def frame_taps(self, x, uf=1.0):
+        """Each input frame's contribution to the output, before overlap-add and bias.
 
-        With ``bias=False`` it returns ``[batch, (frames + taps - 1) * stride, out]``
-        without the bias, ready to be overlap-added with neighbouring frame ranges.
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[batch, frames, in]`` (``in`` may be a prefix when ``slim_in``).
+        uf : float
+            Utilization factor (the input width already reflects it).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, frames, taps, stride * out]``: tap ``j`` of frame ``n`` belongs to
+            output block ``n + j`` (a block is ``stride`` samples).
         """
         batch, frames, width_in = x.shape
         if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
@@ -319,17 +329,24 @@ class SlimConvTranspose1d(nn.Module):
         weight = self.weight
         if self.kernel_size % self.stride:
             weight = weight * self.tap_mask
-        block = self.stride * self.out_channels
         taps = x.reshape(batch * frames, width_in) @ weight[:width_in].view(width_in, -1)
-        taps = taps.view(batch, frames, self.taps, block)
+        return taps.view(batch, frames, self.taps, self.stride * self.out_channels)
 
-        out = x.new_empty(batch, frames + self.taps - 1, block)
-        out[:, :frames] = taps[:, :, 0]
-        out[:, frames:] = 0.0
-        for tap in range(1, self.taps):
-            out[:, tap : tap + frames] += taps[:, :, tap]
-        if not bias:
-            return out.view(batch, -1, self.out_channels)
-        out = out.view(batch, -1, self.stride, self.out_channels) + self.bias
+    def output_buffer(self, batch, frames):
+        """A ``[batch, frames + taps - 1, stride * out]`` block buffer holding the bias."""
+        blocks = frames + self.taps - 1
+        return self.bias.repeat(self.stride).expand(batch, blocks, -1).clone()
+
+    def finish(self, blocks, frames):
+        """Turns an overlap-added block buffer into ``[batch, (frames - 1) * S + K, out]``."""
         length = (frames - 1) * self.stride + self.kernel_size
-        return out.view(batch, -1, self.out_channels)[:, :length]
+        return blocks.view(blocks.shape[0], -1, self.out_channels)[:, :length]
+
+    def forward(self, x, uf=1.0):
+        """Applies the layer to ``x`` [batch, frames, in]; returns [batch, samples, out]."""
+        batch, frames, _ = x.shape
+        taps = self.frame_taps(x, uf)
+        out = self.output_buffer(batch, frames)
+        for tap in range(self.taps):
+            out[:, tap : tap + frames] += taps[:, :, tap]
+        return self.finish(out, frames)
