@@ -63,7 +63,7 @@ def denoiser_config(model_or_state_dict):
         raise KeyError("not a denoiser Demucs state dict: no encoder.* keys")
     first = _require(state, "encoder.0.0.weight")
     hidden, chin, kernel_size = first.shape
-    if chin != 1 or _require(state, "decoder.%d.2.weight" % (depth - 1)).shape[1] != 1:
+    if chin != 1 or _require(state, f"decoder.{depth - 1}.2.weight").shape[1] != 1:
         raise ValueError("only mono Demucs models (chin=chout=1) can be imported")
     widths = [_require(state, f"encoder.{i}.0.weight").shape[0] for i in range(depth)]
     growth = widths[1] / widths[0] if depth > 1 else 2
@@ -76,7 +76,9 @@ def denoiser_config(model_or_state_dict):
         "growth": int(growth) if float(growth).is_integer() else growth,
         "max_hidden": max(widths),
         "bottleneck": "lstm",
-        "bottleneck_layers": len([k for k in state if re.fullmatch(r"lstm\.lstm\.weight_ih_l\d+", k)]),
+        "bottleneck_layers": sum(
+            1 for key in state if re.fullmatch(r"lstm\.lstm\.weight_ih_l\d+", key)
+        ),
         "rescale": 0,
     }
     if isinstance(model_or_state_dict, torch.nn.Module):

@@ -171,10 +171,10 @@ class SlimDemucs(nn.Module):
     before ``t - lookahead`` unchanged, with ``lookahead`` given by
     :attr:`lookahead`, a bound derived from the layer arithmetic (the paper config,
     K=8, S=4, depth 5, resample 4: 766 samples, 47.9 ms at 16 kHz; the largest shift
-    measured by perturbing the input is 702 samples). With ``normalize=True`` the offline forward divides by the
-    standard deviation of the *whole* input, exactly as DEMUCS does, so the
-    offline forward is not causal; only a streaming path with running statistics
-    can be.
+    measured by perturbing the input is 702 samples). With ``normalize=True`` the
+    offline forward divides by the standard deviation of the *whole* input, exactly
+    as DEMUCS does, so the offline forward is not causal; only a streaming path
+    with running statistics can be.
 
     Arguments
     ---------
@@ -293,7 +293,7 @@ class SlimDemucs(nn.Module):
             self._rescale(rescale)
 
     def _rescale(self, reference):
-        """DEMUCS's init: each conv's weight and bias divided by ``sqrt(std(weight) / reference)``."""
+        """DEMUCS's init: each conv's weight and bias divided by ``sqrt(std(w) / reference)``."""
         convs = (SlimConv1d, SlimConvTranspose1d, SlimPointwise)
         with torch.no_grad():
             for module in self.modules():
