@@ -17,6 +17,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["speechbrain_slim", "speechbrain_slim.*"]),
+    package_data={"speechbrain_slim.data": ["corpus/corpus.json", "corpus/*/*.flac"]},
     python_requires=">=3.9",
     install_requires=[
         "torch>=2.1",
@@ -32,6 +33,16 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "dev": ["pytest>=7", "ruff>=0.4", "matplotlib>=3.5"],
+        # DNSMOS (P.835/P.808) scores: speechmos ships its ONNX models but does not
+        # declare the runtime it needs.
+        "dnsmos": ["speechmos>=0.0.1", "onnxruntime>=1.16", "librosa>=0.10"],
+        "dev": [
+            "pytest>=7",
+            "ruff>=0.4",
+            "matplotlib>=3.5",
+            "speechmos>=0.0.1",
+            "onnxruntime>=1.16",
+            "librosa>=0.10",
+        ],
     },
 )

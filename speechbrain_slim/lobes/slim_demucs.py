@@ -83,7 +83,9 @@ class EncoderBlock(nn.Module):
         )
 
     def _encode(self, x, uf):
-        return self.pointwise(torch.relu(self.conv(x, uf)), uf)
+        hidden = self.conv(x, uf)
+        hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
+        return self.pointwise(hidden, uf)
 
     def forward(self, x, uf=1.0):
         """Encodes ``x`` [batch, time, in] into [batch, frames, channels]."""

@@ -238,11 +238,12 @@ class SlimPointwise(nn.Module):
         rows = x.reshape(batch * frames, width_in)
         weight, bias = self.weight[:, :width_out, :width_in], self.bias[:, :width_out]
         out = torch.addmm(bias[0], rows, weight[0].t())
+        in_place = not torch.is_grad_enabled()
         if self.activation == "glu":
             gate = torch.addmm(bias[1], rows, weight[1].t())
-            out = out * torch.sigmoid(gate)
+            out = out.mul_(gate.sigmoid_()) if in_place else out * torch.sigmoid(gate)
         elif self.activation == "relu":
-            out = torch.relu(out)
+            out = out.relu_() if in_place else torch.relu(out)
         return out.view(batch, frames, width_out)
 
 
