@@ -149,7 +149,7 @@ def macs_per_sample(model, uf=1.0):
 
 
 def count_macs(model, length, uf=1.0):
-    """Exact MACs SlimDemucs spends on one waveform of ``length`` samples at a UF.
+    """Exact MACs SlimDemucs spends on one waveform of ``length`` samples.
 
     Arguments
     ---------
@@ -157,8 +157,9 @@ def count_macs(model, length, uf=1.0):
         The model.
     length : int
         Input length in samples (before padding to a valid length).
-    uf : float
-        Utilization factor.
+    uf : float or torch.Tensor
+        A UF, or the waveform's decision track (``[bottleneck_frames]`` UFs): every
+        frame of every block is then counted at the width its decision gives it.
 
     Returns
     -------
@@ -171,14 +172,20 @@ def count_macs(model, length, uf=1.0):
     >>> model = SlimDemucs(hidden=32, depth=5, bottleneck="grouped_gru")
     >>> count_macs(model, 16000, 0.5) < count_macs(model, 16000, 1.0)
     True
+    >>> frames = model.bottleneck_frames(16000)
+    >>> count_macs(model, 16000, torch.full((frames,), 0.5)) == count_macs(model, 16000, 0.5)
+    True
     """
-    padded = model.valid_length(length)
-    frames = padded * model.resample
-    macs = _resampling_macs(model, padded)
-    for index in range(model.depth):
-        frames = (frames - model.kernel_size) // model.stride + 1
-        macs += frames * block_macs_per_frame(model, index, uf)
-    return macs + frames * recurrent_macs_per_frame(model)
+    levels = model.level_frames(length)
+    macs = _resampling_macs(model, model.valid_length(length))
+    for index, frames in enumerate(levels):
+        if isinstance(uf, torch.Tensor):
+            level_track = model.track_at_level(uf.view(1, -1), index, frames)[0]
+            for value, count in zip(*torch.unique(level_track, return_counts=True)):
+                macs += int(count) * block_macs_per_frame(model, index, float(value))
+        else:
+            macs += frames * block_macs_per_frame(model, index, uf)
+    return macs + levels[-1] * recurrent_macs_per_frame(model)
 
 
 def parameters_at(model, uf=1.0):

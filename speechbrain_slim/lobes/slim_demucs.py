@@ -29,26 +29,67 @@ __all__ = ["EncoderBlock", "DecoderBlock", "SlimDemucs"]
 DEFAULT_UFS = (0.125, 0.25, 0.5, 1.0)
 
 
-def frame_spans(frames, uf, chunk):
-    """Splits ``frames`` frames into ``(start, end, uf)`` runs of at most ``chunk`` frames.
+def frame_runs(uf, frames, chunk, gate=None):
+    """Splits a block's frames into runs that share one UF, of at most ``chunk`` frames.
 
-    Blocks process their frames run by run: without autograd, runs of a few
-    thousand frames keep every temporary in cache (and below the allocator's mmap
-    threshold), which makes a slimmed block several times faster than one pass over
-    the whole signal; with autograd a single run avoids needless graph nodes.
+    Blocks process their frames run by run. With a static UF every run covers the
+    whole batch; with a per-frame track (``uf`` a ``[batch, frames]`` tensor of UF
+    values) each item's frames are cut where its UF changes, so every frame is
+    computed at its own width only. Without autograd, runs of a few thousand
+    frames keep every temporary in cache, which makes a slimmed block several
+    times faster than one pass over the whole signal.
+
+    Arguments
+    ---------
+    uf : float or torch.Tensor
+        A UF, or a ``[batch, frames]`` track of UFs.
+    frames : int
+        Number of frames of the block.
+    chunk : int
+        Maximum run length.
+    gate : torch.Tensor, optional
+        ``[batch, frames]`` multipliers (the router's straight-through gates).
+
+    Returns
+    -------
+    list of tuple
+        ``(batch_slice, start, end, uf, gate_slice)``.
 
     Example
     -------
-    >>> frame_spans(10, 0.5, chunk=4)
+    >>> [run[1:4] for run in frame_runs(0.5, 10, chunk=4)]
     [(0, 4, 0.5), (4, 8, 0.5), (8, 10, 0.5)]
+    >>> track = torch.tensor([[0.25, 0.25, 1.0, 1.0, 1.0, 0.25]])
+    >>> [run[1:4] for run in frame_runs(track, 6, chunk=100)]
+    [(0, 2, 0.25), (2, 5, 1.0), (5, 6, 0.25)]
     """
-    return [(start, min(start + chunk, frames), uf) for start in range(0, frames, chunk)]
+    if not isinstance(uf, torch.Tensor):
+        return [
+            (slice(None), start, min(start + chunk, frames), uf, None)
+            for start in range(0, frames, chunk)
+        ]
+    runs = []
+    for item in range(uf.shape[0]):
+        values = uf[item]
+        changes = (values[1:] != values[:-1]).nonzero().flatten().add(1).tolist()
+        bounds = [0, *changes, frames]
+        for begin, finish, value in zip(bounds[:-1], bounds[1:], values[bounds[:-1]].tolist()):
+            for start in range(begin, finish, chunk):
+                end = min(start + chunk, finish)
+                gated = None if gate is None else gate[item : item + 1, start:end]
+                runs.append((slice(item, item + 1), start, end, value, gated))
+    return runs
 
 
 def _chunk_frames(block_width):
     if torch.is_grad_enabled():
         return 1 << 62
     return max(64, (1 << 17) // block_width)
+
+
+def _gated(hidden, gate):
+    """Scales each frame's slimmed activations by its router gate (1.0, with gradient)."""
+    return hidden if gate is None else hidden * gate.unsqueeze(-1)
 
 
 class EncoderBlock(nn.Module):
@@ -82,23 +123,25 @@ class EncoderBlock(nn.Module):
             channels, channels, slim_in=True, activation="glu" if glu else "relu"
         )
 
-    def _encode(self, x, uf):
+    def _encode(self, x, uf, gate=None):
         hidden = self.conv(x, uf)
         hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
-        return self.pointwise(hidden, uf)
+        return self.pointwise(_gated(hidden, gate), uf)
 
-    def forward(self, x, uf=1.0):
-        """Encodes ``x`` [batch, time, in] into [batch, frames, channels]."""
+    def forward(self, x, uf=1.0, gate=None):
+        """Encodes ``x`` [batch, time, in] into [batch, frames, channels].
+
+        ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates).
+        """
         frames = self.conv.frames(x.shape[1])
-        spans = frame_spans(frames, uf, _chunk_frames(self.channels))
-        if len(spans) == 1:
+        runs = frame_runs(uf, frames, _chunk_frames(self.channels), gate)
+        if len(runs) == 1 and runs[0][0] == slice(None):
             return self._encode(x, uf)
         stride, kernel = self.conv.stride, self.conv.kernel_size
         out = x.new_empty(x.shape[0], frames, self.channels)
-        for start, end, span_uf in spans:
-            out[:, start:end] = self._encode(
-                x[:, start * stride : (end - 1) * stride + kernel], span_uf
-            )
+        for items, start, end, run_uf, run_gate in runs:
+            segment = x[items, start * stride : (end - 1) * stride + kernel]
+            out[items, start:end] = self._encode(segment, run_uf, run_gate)
         return out
 
 
@@ -142,16 +185,21 @@ class DecoderBlock(nn.Module):
         )
         self.relu = relu
 
-    def forward(self, x, skip, uf=1.0):
-        """Decodes ``x + skip`` ([batch, frames, channels]; ``skip`` may be longer)."""
+    def forward(self, x, skip, uf=1.0, gate=None):
+        """Decodes ``x + skip`` ([batch, frames, channels]; ``skip`` may be longer).
+
+        ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates).
+        """
         frames = x.shape[1]
         conv = self.conv_tr
         out = conv.output_buffer(x.shape[0], frames)
-        for start, end, span_uf in frame_spans(frames, uf, _chunk_frames(self.channels)):
-            hidden = self.pointwise(x[:, start:end] + skip[:, start:end], span_uf)
-            taps = conv.frame_taps(hidden, span_uf)
+        for items, start, end, run_uf, run_gate in frame_runs(
+            uf, frames, _chunk_frames(self.channels), gate
+        ):
+            hidden = self.pointwise(x[items, start:end] + skip[items, start:end], run_uf)
+            taps = conv.frame_taps(_gated(hidden, run_gate), run_uf)
             for tap in range(conv.taps):
-                out[:, start + tap : end + tap] += taps[:, :, tap]
+                out[items, start + tap : end + tap] += taps[:, :, tap]
         out = conv.finish(out, frames)
         if not self.relu:
             return out
@@ -196,8 +244,10 @@ class SlimDemucs(nn.Module):
         Width growth per block.
     max_hidden : int
         Maximum block width.
-    normalize : bool
-        Divide the input by ``floor + std`` and multiply the output back.
+    normalize : bool or str
+        Divide the input by ``floor + std`` and multiply the output back: ``True`` or
+        ``"global"`` uses the whole input's std (DEMUCS; not causal), ``"running"`` a
+        causal running std that streaming reproduces exactly (see :meth:`input_scale`).
     glu : bool
         GLU activations after the 1x1 convs (else ReLU).
     rescale : float
@@ -214,15 +264,17 @@ class SlimDemucs(nn.Module):
         Layers of the recurrent bottleneck (DEMUCS's LSTM has 2).
     gru_groups : int
         Channel groups of the grouped GRU.
+    norm_time_constant : float
+        Time constant (s) of the ``"running"`` normalisation.
 
     Example
     -------
     >>> model = SlimDemucs(hidden=8, depth=3, bottleneck="grouped_gru", gru_groups=2)
     >>> noisy = torch.randn(2, 1000)
     >>> enhanced, info = model(noisy, uf=0.25)
-    >>> enhanced.shape, info["uf"]
-    (torch.Size([2, 1000]), 0.25)
-    >>> info["macs"] < model(noisy, uf=1.0)[1]["macs"]
+    >>> enhanced.shape, info["mean_uf"]
+    (torch.Size([2, 1000]), tensor([0.2500, 0.2500]))
+    >>> bool((info["macs"] < model(noisy, uf=1.0)[1]["macs"]).all())
     True
     """
 
@@ -245,6 +297,7 @@ class SlimDemucs(nn.Module):
         bottleneck="lstm",
         bottleneck_layers=None,
         gru_groups=4,
+        norm_time_constant=1.0,
     ):
         super().__init__()
         if resample not in (1, 2, 4):
@@ -262,7 +315,13 @@ class SlimDemucs(nn.Module):
         self.resample = resample
         self.growth = growth
         self.max_hidden = max_hidden
-        self.normalize = normalize
+        if normalize is True:
+            normalize = "global"
+        if normalize not in ("global", "running", False, None):
+            raise ValueError(f"normalize must be True/'global', 'running' or False, got {normalize!r}")
+        self.normalize_mode = normalize or None
+        self.normalize = bool(normalize)
+        self.norm_time_constant = norm_time_constant
         self.glu = glu
         self.floor = floor
         self.sample_rate = sample_rate
@@ -347,47 +406,130 @@ class SlimDemucs(nn.Module):
             raise ValueError(f"uf={uf} is not one of the model's utilization factors {self.ufs}")
         return float(uf)
 
-    def forward(self, noisy, uf=1.0):
-        """Enhances a batch of waveforms at utilization factor ``uf``.
+    def check_track(self, track, batch, frames):
+        """Checks a ``[batch, frames]`` decision track of UF values; returns it as float."""
+        if track.shape != (batch, frames):
+            raise ValueError(
+                f"a decision track must have shape [batch, bottleneck frames] = "
+                f"{[batch, frames]}, got {list(track.shape)}"
+            )
+        known = torch.tensor(self.ufs, dtype=torch.float32, device=track.device)
+        track = track.float()
+        if not torch.isclose(track.unsqueeze(-1), known).any(-1).all():
+            raise ValueError(f"the decision track holds UFs outside {self.ufs}")
+        return track
+
+    def level_frames(self, length):
+        """Frames of every encoder level (level 0 first) for an input of ``length`` samples."""
+        frames = self.valid_length(length) * self.resample
+        levels = []
+        for _ in range(self.depth):
+            frames = (frames - self.kernel_size) // self.stride + 1
+            levels.append(frames)
+        return levels
+
+    def bottleneck_frames(self, length):
+        """Number of decisions a router makes for ``length`` input samples."""
+        return self.level_frames(length)[-1]
+
+    def track_at_level(self, track, level, frames):
+        """Resamples a bottleneck-rate track (``[batch, N]``) to ``frames`` frames of ``level``.
+
+        Level-``l`` frame ``n`` takes the decision of bottleneck frame
+        ``n // stride**(depth - 1 - l)``, the deepest frame it feeds (clipped).
+        """
+        ratio = self.stride ** (self.depth - 1 - level)
+        index = torch.arange(frames, device=track.device) // ratio
+        return track[:, index.clamp_(max=track.shape[1] - 1)]
+
+    def input_scale(self, mix):
+        """The input normalisation's per-sample std (``None`` without normalisation).
+
+        The input is divided by ``floor + std`` and the output multiplied by ``std``, as
+        DEMUCS does. ``"global"`` (DEMUCS, ``normalize=True``): the std of the whole
+        input. ``"running"``: ``sqrt(s_k)`` per block of :attr:`total_stride` samples,
+        with ``s_k = a * s_{k-1} + (1 - a) * mean(block_k ** 2)``,
+        ``s_{-1} = mean(block_0 ** 2)`` and ``a = exp(-total_stride / (norm_time_constant *
+        sample_rate))``: causal (block k uses samples up to its own end, well within the
+        model's lookahead) and computed the same way when streaming.
+        """
+        if self.normalize_mode == "global":
+            return mix.std(dim=-1, keepdim=True)
+        if self.normalize_mode != "running":
+            return None
+        block = self.total_stride
+        blocks = -(-mix.shape[-1] // block)
+        padded = nn.functional.pad(mix, (0, blocks * block - mix.shape[-1]))
+        power = padded.view(mix.shape[0], blocks, block).pow(2).mean(-1)
+        decay = math.exp(-block / (self.norm_time_constant * self.sample_rate))
+        std = running_mean(power, decay).clamp(min=0).sqrt()
+        return std.repeat_interleave(block, dim=-1)[:, : mix.shape[-1]]
+
+    def forward(self, noisy, uf=1.0, gates=None):
+        """Enhances a batch of waveforms at a UF or along a per-frame decision track.
 
         Arguments
         ---------
         noisy : torch.Tensor
             Waveforms, ``[batch, time]`` or ``[batch, 1, time]``.
-        uf : float
-            One of ``self.ufs``.
+        uf : float or torch.Tensor
+            One of ``self.ufs``, or a ``[batch, bottleneck_frames(time)]`` track of them
+            (one decision per bottleneck frame, e.g. from the router), applied in every
+            block at that block's frame rate.
+        gates : torch.Tensor, optional
+            ``[batch, bottleneck_frames]`` multipliers for the slimmed activations of each
+            frame: the router's straight-through gates (value 1, gradient to the router).
 
         Returns
         -------
         enhanced : torch.Tensor
             ``[batch, time]``, the same length as the input.
         info : dict
-            ``uf``, ``macs`` (spent per waveform) and ``macs_per_sample``.
+            ``track`` (``[batch, frames]`` UFs used), ``mean_uf``, ``macs`` (spent per
+            waveform) and ``macs_per_sample``, each per batch item.
         """
         from speechbrain_slim.complexity import count_macs
 
-        uf = self.check_uf(uf)
         mix = _as_batch_of_waveforms(noisy)
-        length = mix.shape[-1]
-        if self.normalize:
-            std = mix.std(dim=-1, keepdim=True)
+        batch, length = mix.shape
+        levels = self.level_frames(length)
+        if isinstance(uf, torch.Tensor):
+            track = self.check_track(uf, batch, levels[-1])
+            per_level = [self.track_at_level(track, i, n) for i, n in enumerate(levels)]
+        else:
+            uf = self.check_uf(uf)
+            track = torch.full((batch, levels[-1]), uf)
+            per_level = [uf] * self.depth
+        if gates is not None:
+            gates = [self.track_at_level(gates, i, n) for i, n in enumerate(levels)]
+        else:
+            gates = [None] * self.depth
+
+        std = self.input_scale(mix)
+        if std is not None:
             mix = mix / (self.floor + std)
         x = nn.functional.pad(mix, (0, self.valid_length(length) - length))
         x = self.resampler.upsample(x).unsqueeze(-1)
 
         skips = []
-        for block in self.encoder:
-            x = block(x, uf)
+        for block, level_uf, gate in zip(self.encoder, per_level, gates):
+            x = block(x, level_uf, gate)
             skips.append(x)
         x = self.lstm(x)
-        for block in self.decoder:
-            x = block(x, skips.pop(), uf)
+        for block, level_uf, gate in zip(self.decoder, per_level[::-1], gates[::-1]):
+            x = block(x, skips.pop(), level_uf, gate)
 
         x = self.resampler.downsample(x.squeeze(-1))[:, :length]
-        if self.normalize:
+        if std is not None:
             x = x * std
-        macs = count_macs(self, length, uf)
-        return x, {"uf": uf, "macs": macs, "macs_per_sample": macs / length}
+        macs = torch.tensor([count_macs(self, length, item) for item in track])
+        info = {
+            "track": track,
+            "mean_uf": track.mean(dim=1),
+            "macs": macs,
+            "macs_per_sample": macs / length,
+        }
+        return x, info
 
     def to_denoiser_state_dict(self):
         """Returns the weights as a ``denoiser.demucs.Demucs`` state dict (LSTM bottleneck)."""
@@ -422,6 +564,25 @@ class SlimDemucs(nn.Module):
         model = cls(**config)
         denoiser_weights(model, model_or_state_dict)
         return model
+
+
+def running_mean(values, decay):
+    """Exponential running mean along the last axis, started at the first value.
+
+    ``out_k = decay * out_{k-1} + (1 - decay) * values_k`` with ``out_{-1} = values_0``.
+
+    Example
+    -------
+    >>> running_mean(torch.tensor([[4.0, 0.0, 0.0]]), 0.5)
+    tensor([[4., 2., 1.]])
+    """
+    from torchaudio.functional import lfilter
+
+    numerator = values.new_tensor([1 - decay, 0.0])
+    denominator = values.new_tensor([1.0, -decay])
+    out = lfilter(values, denominator, numerator, clamp=False)
+    steps = torch.arange(1, values.shape[-1] + 1, device=values.device, dtype=values.dtype)
+    return out + values[..., :1] * decay**steps
 
 
 def _as_batch_of_waveforms(noisy):
