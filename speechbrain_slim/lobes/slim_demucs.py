@@ -318,7 +318,9 @@ class SlimDemucs(nn.Module):
         if normalize is True:
             normalize = "global"
         if normalize not in ("global", "running", False, None):
-            raise ValueError(f"normalize must be True/'global', 'running' or False, got {normalize!r}")
+            raise ValueError(
+                f"normalize must be True/'global', 'running' or False, got {normalize!r}"
+            )
         self.normalize_mode = normalize or None
         self.normalize = bool(normalize)
         self.norm_time_constant = norm_time_constant
