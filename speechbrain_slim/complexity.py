@@ -330,6 +330,12 @@ class HookMacCounter:
         for module in self.model.modules():
             if isinstance(module, (SlimConv1d, SlimPointwise)):
                 self._handles.append(module.register_forward_hook(self._conv))
+            if isinstance(module, SlimConv1d):  # frames gathered by UF along a track
+                self._wrap(
+                    module,
+                    "gathered_frames",
+                    lambda args, out, m=module: out.numel() * m.in_channels * m.kernel_size,
+                )
             elif isinstance(module, SlimConvTranspose1d):
                 self._wrap(
                     module,

@@ -29,67 +29,62 @@ __all__ = ["EncoderBlock", "DecoderBlock", "SlimDemucs"]
 DEFAULT_UFS = (0.125, 0.25, 0.5, 1.0)
 
 
-def frame_runs(uf, frames, chunk, gate=None):
-    """Splits a block's frames into runs that share one UF, of at most ``chunk`` frames.
+def frame_runs(uf, frames, chunk):
+    """Splits a block's frames into runs of at most ``chunk`` frames at one UF.
 
-    Blocks process their frames run by run. With a static UF every run covers the
-    whole batch; with a per-frame track (``uf`` a ``[batch, frames]`` tensor of UF
-    values) each item's frames are cut where its UF changes, so every frame is
-    computed at its own width only. Without autograd, runs of a few thousand
-    frames keep every temporary in cache, which makes a slimmed block several
-    times faster than one pass over the whole signal.
-
-    Arguments
-    ---------
-    uf : float or torch.Tensor
-        A UF, or a ``[batch, frames]`` track of UFs.
-    frames : int
-        Number of frames of the block.
-    chunk : int
-        Maximum run length.
-    gate : torch.Tensor, optional
-        ``[batch, frames]`` multipliers (the router's straight-through gates).
-
-    Returns
-    -------
-    list of tuple
-        ``(batch_slice, start, end, uf, gate_slice)``.
+    Without autograd, runs of a few thousand frames keep every temporary in cache,
+    which makes a slimmed block several times faster than one pass over the whole
+    signal; with autograd one run avoids needless graph nodes.
 
     Example
     -------
     >>> [run[1:4] for run in frame_runs(0.5, 10, chunk=4)]
     [(0, 4, 0.5), (4, 8, 0.5), (8, 10, 0.5)]
-    >>> track = torch.tensor([[0.25, 0.25, 1.0, 1.0, 1.0, 0.25]])
-    >>> [run[1:4] for run in frame_runs(track, 6, chunk=100)]
-    [(0, 2, 0.25), (2, 5, 1.0), (5, 6, 0.25)]
     """
-    if not isinstance(uf, torch.Tensor):
-        return [
-            (slice(None), start, min(start + chunk, frames), uf, None)
-            for start in range(0, frames, chunk)
-        ]
-    runs = []
-    for item in range(uf.shape[0]):
-        values = uf[item]
-        changes = (values[1:] != values[:-1]).nonzero().flatten().add(1).tolist()
-        bounds = [0, *changes, frames]
-        for begin, finish, value in zip(bounds[:-1], bounds[1:], values[bounds[:-1]].tolist()):
-            for start in range(begin, finish, chunk):
-                end = min(start + chunk, finish)
-                gated = None if gate is None else gate[item : item + 1, start:end]
-                runs.append((slice(item, item + 1), start, end, value, gated))
-    return runs
+    return [
+        (slice(None), start, min(start + chunk, frames), uf, None)
+        for start in range(0, frames, chunk)
+    ]
+
+
+def frame_groups(track, chunk):
+    """Groups the frames of a ``[batch, frames]`` UF track by UF, ``chunk`` frames at a time.
+
+    Each group's frames are computed together at their UF's width: frames routed
+    to a small UF never touch the wider channels.
+
+    Arguments
+    ---------
+    track : torch.Tensor
+        ``[batch, frames]`` UF of every frame.
+    chunk : int
+        Frames (batch and time flattened) examined at a time.
+
+    Returns
+    -------
+    list of (torch.Tensor, float)
+        Flattened frame indices (``item * frames + frame``) and their UF.
+
+    Example
+    -------
+    >>> track = torch.tensor([[0.25, 1.0, 0.25], [1.0, 1.0, 0.5]])
+    >>> [(rows.tolist(), uf) for rows, uf in frame_groups(track, chunk=100)]
+    [([0, 2], 0.25), ([5], 0.5), ([1, 3, 4], 1.0)]
+    """
+    flat = track.reshape(-1)
+    groups = []
+    for start in range(0, flat.numel(), chunk):
+        part = flat[start : start + chunk]
+        for value in torch.unique(part).tolist():
+            rows = (part == value).nonzero().flatten() + start
+            groups.append((rows, value))
+    return groups
 
 
 def _chunk_frames(block_width):
     if torch.is_grad_enabled():
         return 1 << 62
     return max(64, (1 << 17) // block_width)
-
-
-def _gated(hidden, gate):
-    """Scales each frame's slimmed activations by its router gate (1.0, with gradient)."""
-    return hidden if gate is None else hidden * gate.unsqueeze(-1)
 
 
 class EncoderBlock(nn.Module):
@@ -123,26 +118,44 @@ class EncoderBlock(nn.Module):
             channels, channels, slim_in=True, activation="glu" if glu else "relu"
         )
 
-    def _encode(self, x, uf, gate=None):
+    def _encode(self, x, uf):
         hidden = self.conv(x, uf)
         hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
-        return self.pointwise(_gated(hidden, gate), uf)
+        return self.pointwise(hidden, uf)
 
     def forward(self, x, uf=1.0, gate=None):
         """Encodes ``x`` [batch, time, in] into [batch, frames, channels].
 
         ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates).
         """
+        if isinstance(uf, torch.Tensor):
+            return self._encode_track(x, uf, gate)
         frames = self.conv.frames(x.shape[1])
-        runs = frame_runs(uf, frames, _chunk_frames(self.channels), gate)
-        if len(runs) == 1 and runs[0][0] == slice(None):
+        runs = frame_runs(uf, frames, _chunk_frames(self.channels))
+        if len(runs) == 1:
             return self._encode(x, uf)
         stride, kernel = self.conv.stride, self.conv.kernel_size
         out = x.new_empty(x.shape[0], frames, self.channels)
-        for items, start, end, run_uf, run_gate in runs:
-            segment = x[items, start * stride : (end - 1) * stride + kernel]
-            out[items, start:end] = self._encode(segment, run_uf, run_gate)
+        for _, start, end, run_uf, _ in runs:
+            out[:, start:end] = self._encode(
+                x[:, start * stride : (end - 1) * stride + kernel], run_uf
+            )
         return out
+
+    def _encode_track(self, x, track, gate):
+        """Per-frame widths: the frames of each UF are gathered and computed together."""
+        blocks, frames = self.conv.input_blocks(x)
+        batch, per_item = blocks.shape[:2]
+        blocks = blocks.reshape(batch * per_item, -1)
+        out = x.new_empty(batch * frames, self.channels)
+        for rows, run_uf in frame_groups(track, _chunk_frames(self.channels)):
+            first_blocks = rows // frames * per_item + rows % frames
+            hidden = self.conv.gathered_frames(blocks, first_blocks, run_uf)
+            hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
+            if gate is not None:
+                hidden = hidden * gate.reshape(-1)[rows].unsqueeze(-1)
+            out.index_copy_(0, rows, self.pointwise(hidden.unsqueeze(0), run_uf)[0])
+        return out.view(batch, frames, self.channels)
 
 
 class DecoderBlock(nn.Module):
@@ -190,20 +203,42 @@ class DecoderBlock(nn.Module):
 
         ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates).
         """
-        frames = x.shape[1]
+        batch, frames = x.shape[:2]
         conv = self.conv_tr
-        out = conv.output_buffer(x.shape[0], frames)
-        for items, start, end, run_uf, run_gate in frame_runs(
-            uf, frames, _chunk_frames(self.channels), gate
-        ):
-            hidden = self.pointwise(x[items, start:end] + skip[items, start:end], run_uf)
-            taps = conv.frame_taps(_gated(hidden, run_gate), run_uf)
-            for tap in range(conv.taps):
-                out[items, start + tap : end + tap] += taps[:, :, tap]
+        out = conv.output_buffer(batch, frames)
+        if isinstance(uf, torch.Tensor):
+            self._decode_track(x, skip, uf, gate, out)
+        else:
+            for _, start, end, run_uf, _ in frame_runs(uf, frames, _chunk_frames(self.channels)):
+                hidden = self.pointwise(x[:, start:end] + skip[:, start:end], run_uf)
+                taps = conv.frame_taps(hidden, run_uf)
+                for tap in range(conv.taps):
+                    out[:, start + tap : end + tap] += taps[:, :, tap]
         out = conv.finish(out, frames)
         if not self.relu:
             return out
         return out.clamp_(min=0) if not torch.is_grad_enabled() else torch.relu(out)
+
+
+    def _decode_track(self, x, skip, track, gate, out):
+        """Per-frame widths: gathers each UF's frames, overlap-adds their taps into ``out``."""
+        batch, frames, channels = x.shape
+        conv = self.conv_tr
+        blocks_per_item = out.shape[1]
+        out = out.view(batch * blocks_per_item, -1)
+        x = x.reshape(batch * frames, channels)
+        skip_frames = skip.shape[1]
+        skip = skip.reshape(batch * skip_frames, channels)
+        for rows, run_uf in frame_groups(track, _chunk_frames(self.channels)):
+            item, frame = rows // frames, rows % frames
+            inputs = x[rows] + skip[item * skip_frames + frame]
+            hidden = self.pointwise(inputs.unsqueeze(0), run_uf)
+            if gate is not None:
+                hidden = hidden * gate.reshape(-1)[rows].view(1, -1, 1)
+            taps = conv.frame_taps(hidden, run_uf)[0]
+            first_block = item * blocks_per_item + frame
+            for tap in range(conv.taps):
+                out.index_add_(0, first_block + tap, taps[:, tap])
 
 
 class SlimDemucs(nn.Module):

@@ -143,6 +143,43 @@ class SlimConv1d(nn.Module):
         layout = self.weight.permute(0, 3, 1, 2).reshape(self.out_channels, self.in_channels, -1)
         return layout[..., : self.kernel_size]
 
+    def input_blocks(self, x):
+        """Views ``x`` [batch, time, in] as ``[batch, frames + taps - 1, stride * in]`` blocks.
+
+        Frame ``n`` reads blocks ``n .. n + taps - 1``. Returns the blocks and the frame count.
+        """
+        batch, length, width_in = x.shape
+        frames = self.frames(length)
+        needed = (frames + self.taps - 1) * self.stride
+        if length < needed:
+            x = nn.functional.pad(x, (0, 0, 0, needed - length))
+        return x[:, :needed].reshape(batch, -1, self.stride * width_in), frames
+
+    def gathered_frames(self, blocks, first_rows, uf=1.0):
+        """Computes only the frames whose first block is row ``first_rows`` of ``blocks``.
+
+        Arguments
+        ---------
+        blocks : torch.Tensor
+            ``[rows, stride * in]`` (:meth:`input_blocks`, batch and frames flattened).
+        first_rows : torch.Tensor
+            Row of each wanted frame's first block.
+        uf : float
+            Utilization factor of these frames.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[len(first_rows), ceil(out * uf)]``.
+        """
+        width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
+        windows = torch.cat([blocks[first_rows + tap] for tap in range(self.taps)], dim=1)
+        weight = self.weight
+        if self.kernel_size % self.stride:
+            weight = weight * self.tap_mask
+        matrix = weight[:width_out].reshape(width_out, -1)
+        return torch.addmm(self.bias[:width_out], windows, matrix.t())
+
     def forward(self, x, uf=1.0):
         """Convolves ``x`` [batch, time, in] at utilization ``uf``; returns [batch, frames, out]."""
         batch, length, width_in = x.shape
