@@ -207,7 +207,8 @@ class ChunkedRunner:
                 break
             window_start = max(0, start - self.left)
             window_end = min(self.total, needed)
-            window = self.buffer[:, window_start - self.buffer_start : window_end - self.buffer_start]
+            offset = self.buffer_start
+            window = self.buffer[:, window_start - offset : window_end - offset]
             enhanced, info = self._enhance(window, window_start)
             keep_end = min(end, self.total)
             block = enhanced[:, start - window_start : keep_end - window_start].clone()
