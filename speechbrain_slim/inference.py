@@ -430,7 +430,7 @@ class EnhanceSlim(Pretrained):
         path = str(path)
         parse_uf(uf, self.model.ufs)
         if not os.path.isfile(path):
-            raise ValueError(f"{path}: no such file")
+            path = _fetch_hub_file(path)
         try:
             meta = sf.info(path)
         except Exception as error:
@@ -552,6 +552,19 @@ def _read_blocks(path, block):
             yield chunk, final
             if final:
                 return
+
+
+def _fetch_hub_file(path):
+    """Resolves ``ORG/NAME/file.wav`` (a file of a Hub repo) to a local path, else raises."""
+    source, name = os.path.split(path)
+    if source.count("/") == 1 and not os.path.isabs(source) and not os.path.exists(source):
+        from speechbrain.utils.fetching import fetch
+
+        try:
+            return str(fetch(name, source=source))
+        except Exception as error:
+            raise ValueError(f"{path}: no such file (nor a Hub file: {error})") from None
+    raise ValueError(f"{path}: no such file")
 
 
 def _as_float(wavs):
