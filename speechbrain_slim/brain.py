@@ -1,0 +1,178 @@
+"""The SpeechBrain ``Brain`` for every training stage of dynamic slimming.
+
+Stages (Miccini et al., WASPAA 2025), each a ``fit`` of its own:
+
+* ``backbone``: SlimDemucs alone; every step trains every UF of ``train_ufs`` on the
+  same batch (the task loss averaged over UFs), so one set of weights serves all UFs;
+* ``router``: the router alone on the frozen backbone (router pre-training);
+* ``joint``: backbone and router together;
+* ``finetune``: joint training at a lower learning rate.
+
+Routed stages make hard per-frame decisions (Gumbel-softmax, straight-through
+gates), so the backbone really runs one width per frame, and add the routing
+losses ``beta * L_eff + gamma * L_bal`` (:mod:`speechbrain_slim.losses`).
+
+Validation scores PESQ-WB and SI-SDR; the checkpoint kept as best is the one with
+the highest validation PESQ of the routed model (of the mean over static UFs in the
+backbone stage).
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import numpy as np
+import speechbrain as sb
+import torch
+
+from speechbrain_slim.losses import length_mask
+from speechbrain_slim.metrics import pesq_wb, si_sdr
+from speechbrain_slim.routing import route
+
+__all__ = ["SlimBrain", "ROUTED_STAGES", "STAGES"]
+
+STAGES = ("backbone", "router", "joint", "finetune")
+ROUTED_STAGES = ("router", "joint", "finetune")
+
+
+def unwrap(module):
+    """The module inside a DDP/DP wrapper (or the module itself)."""
+    return getattr(module, "module", module)
+
+
+class SlimBrain(sb.Brain):
+    """Trains SlimDemucs and its router; ``hparams.stage`` says which stage runs.
+
+    Expects in ``hparams``: ``stage``, ``train_ufs``, ``task_loss``, ``routing_loss``,
+    optionally ``augment`` (a :class:`~speechbrain_slim.data.augment.DemucsAugment`)
+    and ``valid_ufs`` (static UFs scored in the backbone stage's validation); in
+    ``modules``: ``model`` and ``router``.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> from speechbrain_slim.lobes.router import Router
+    >>> from speechbrain_slim.losses import EnhancementLoss, RoutingLoss
+    >>> model = SlimDemucs(hidden=4, depth=2, normalize="running")
+    >>> router = Router(model.ufs, frame_stride=model.total_stride, channels=4)
+    >>> brain = SlimBrain(
+    ...     modules={"model": model, "router": router},
+    ...     opt_class=lambda params: torch.optim.Adam(params, 1e-3),
+    ...     hparams={"stage": "joint", "train_ufs": model.ufs, "task_loss": EnhancementLoss(),
+    ...              "routing_loss": RoutingLoss(model.ufs, target_uf=0.1)},
+    ...     run_opts={"device": "cpu"},
+    ... )
+    >>> brain.stage_name
+    'joint'
+    """
+
+    @property
+    def stage_name(self):
+        """The training stage this Brain runs."""
+        return self.hparams.stage
+
+    @property
+    def routed(self):
+        """Whether the router decides the UFs in this stage."""
+        return self.stage_name in ROUTED_STAGES
+
+    def compute_forward(self, batch, stage):
+        """Enhances the batch at every training UF (backbone) or along the router's track."""
+        batch = batch.to(self.device)
+        noisy, lengths = batch.noisy_sig
+        clean, _ = batch.clean_sig
+        augment = getattr(self.hparams, "augment", None)
+        if stage == sb.Stage.TRAIN and augment is not None:
+            noisy, clean = augment(noisy, clean)
+        if self.routed:
+            enhanced, info = route(
+                self.modules.model,
+                self.modules.router,
+                noisy,
+                "auto",
+                training=stage == sb.Stage.TRAIN,
+            )
+            return {"clean": clean, "lengths": lengths, "routed": (enhanced, info)}
+        ufs = self.hparams.train_ufs if stage == sb.Stage.TRAIN else self._valid_ufs()
+        static = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
+        return {"clean": clean, "lengths": lengths, "static": static}
+
+    def _valid_ufs(self):
+        return getattr(self.hparams, "valid_ufs", None) or self.hparams.train_ufs
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Task loss (+ routing losses in routed stages); validation metrics outside training."""
+        clean, lengths = predictions["clean"], predictions["lengths"]
+        task_loss = self.hparams.task_loss
+        if self.routed:
+            enhanced, info = predictions["routed"]
+            loss = task_loss(enhanced, clean, lengths)
+            mask = length_mask(lengths, info["probs"].shape[1], device=enhanced.device)
+            routing, parts = self.hparams.routing_loss(info["probs"], mask)
+            loss = loss + routing
+            self.routing_stats["mean_uf"].append(float(info["mean_uf"].mean()))
+            self.routing_stats["efficiency"].append(float(parts["efficiency"]))
+            self.routing_stats["balance"].append(float(parts["balance"]))
+            outputs = {"routed": enhanced}
+        else:
+            losses = [task_loss(out, clean, lengths) for out in predictions["static"].values()]
+            loss = torch.stack(losses).mean()
+            outputs = predictions["static"]
+        if stage != sb.Stage.TRAIN:
+            self._score(outputs, clean, lengths, batch.id)
+        return loss
+
+    def _score(self, outputs, clean, lengths, ids):
+        """Per-utterance PESQ-WB and SI-SDR of each output (valid/test)."""
+        for name, enhanced in outputs.items():
+            pesq = pesq_wb(clean.detach().cpu(), enhanced.detach().cpu(), lengths=lengths.cpu())
+            sdr = si_sdr(enhanced.detach(), clean, lengths=lengths)
+            self.scores.setdefault(name, {"pesq": [], "si_sdr": []})
+            self.scores[name]["pesq"].extend(np.atleast_1d(pesq).tolist())
+            self.scores[name]["si_sdr"].extend(sdr.cpu().reshape(-1).tolist())
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the statistics; a new epoch draws new on-the-fly mixtures."""
+        self.scores = {}
+        self.routing_stats = {"mean_uf": [], "efficiency": [], "balance": []}
+        if stage == sb.Stage.TRAIN and hasattr(self, "train_set_ref"):
+            set_epoch = getattr(self.train_set_ref, "set_epoch", None)
+            if set_epoch is not None:
+                set_epoch(epoch or 0)
+
+    def summary(self):
+        """Mean validation metrics: ``pesq`` is the routed model's, or the mean over UFs."""
+        stats = {}
+        for name, values in self.scores.items():
+            label = name if name == "routed" else f"uf{name:g}"
+            stats[f"pesq_{label}"] = float(np.nanmean(values["pesq"]))
+            stats[f"si_sdr_{label}"] = float(np.nanmean(values["si_sdr"]))
+        pesq = [v for k, v in stats.items() if k.startswith("pesq_")]
+        stats["pesq"] = stats.get("pesq_routed", float(np.mean(pesq)) if pesq else float("nan"))
+        for key, values in self.routing_stats.items():
+            if values:
+                stats[key] = float(np.mean(values))
+        return stats
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs the epoch and keeps the best checkpoint by validation PESQ."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss}
+            if self.routed and self.routing_stats["mean_uf"]:
+                self.train_stats["mean_uf"] = float(np.mean(self.routing_stats["mean_uf"]))
+            return
+        stats = {"loss": stage_loss, **self.summary()}
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"stage": self.stage_name, "epoch": epoch},
+                train_stats=getattr(self, "train_stats", None),
+                valid_stats=stats,
+            )
+            if self.checkpointer is not None:
+                self.checkpointer.save_and_keep_only(
+                    meta={"pesq": stats["pesq"], "epoch": epoch}, max_keys=["pesq"]
+                )
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"stage": self.stage_name, "test": True}, test_stats=stats
+            )
+        self.last_stats = stats

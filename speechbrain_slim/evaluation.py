@@ -1,0 +1,240 @@
+"""Test-set evaluation: every static UF and the routed model, overall and per SNR bucket.
+
+For each utterance the noisy input and every mode (static UFs, ``"auto"``, and
+any cap such as ``"max=0.5"``) are scored with PESQ-WB, STOI and SI-SDR (DNSMOS on
+request), together with the mean UF and the MACs per sample actually spent
+(router included). The routed model is also run on the *clean* inputs to see
+whether it saves compute on noise-free speech. Results go to ``results.json``,
+``results.md`` and a Pareto plot ``pareto.png`` (PESQ vs MACs/sample: static
+UFs as a line, routed modes as points).
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import json
+import math
+import os
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from speechbrain_slim.metrics import dnsmos, pesq_wb, si_sdr, stoi
+from speechbrain_slim.routing import route
+
+__all__ = ["evaluate", "format_results", "pareto_plot", "evaluate_experiment"]
+
+METRICS = ("pesq", "stoi", "si_sdr")
+
+
+def _scores(clean, signal, sample_rate, with_dnsmos):
+    scores = {
+        "pesq": float(pesq_wb(clean, signal, sample_rate)),
+        "stoi": float(stoi(clean, signal, sample_rate)),
+        "si_sdr": float(si_sdr(signal, clean)),
+    }
+    if with_dnsmos:
+        scores["dnsmos_ovrl"] = float(dnsmos(signal, sample_rate)["ovrl_mos"])
+    return scores
+
+
+def _mean(rows, key):
+    values = [row[key] for row in rows if key in row and not math.isnan(row[key])]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _summarise(rows):
+    keys = sorted({k for row in rows for k in row if k not in ("snr_db", "id")})
+    return {"count": len(rows), **{key: _mean(rows, key) for key in keys}}
+
+
+def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limit=None,
+             with_dnsmos=False, progress=True):
+    """Scores the noisy input and every mode on ``dataset``.
+
+    Arguments
+    ---------
+    model : SlimDemucs
+        The backbone.
+    router : Router or None
+        The router (needed for routed modes).
+    dataset : iterable
+        Items with ``id``, ``noisy_sig``, ``clean_sig`` and optionally ``snr_db``.
+    modes : sequence
+        UF specs (see :func:`speechbrain_slim.routing.parse_uf`).
+    limit : int, optional
+        Evaluate only the first ``limit`` items.
+    with_dnsmos : bool
+        Also score DNSMOS (slow: seconds per clip).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        ``{"noisy": summary, "modes": {mode: summary}, "by_snr": {mode: {snr: summary}},
+        "clean_input": {...}}``; a summary holds the means of every metric, ``mean_uf``
+        and ``macs_per_sample``.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=4, depth=2, normalize="running").eval()
+    >>> t = torch.arange(16000) / 16000
+    >>> clean = 0.3 * torch.sin(2 * math.pi * 220 * t) * (t > 0.2)
+    >>> item = {"id": "x", "noisy_sig": clean + 0.01 * torch.randn(16000), "clean_sig": clean}
+    >>> results = evaluate(model, None, [item], modes=(1.0,), progress=False)
+    >>> sorted(results["modes"]["1"])[:3]
+    ['count', 'macs_per_sample', 'mean_uf']
+    """
+    sample_rate = model.sample_rate
+    items = list(dataset) if limit is None else [dataset[i] for i in range(min(limit, len(dataset)))]
+    per_mode = {str(mode): [] for mode in modes}
+    noisy_rows, clean_rows = [], []
+    routed = [m for m in modes if str(m) == "auto" or str(m).startswith("max=")]
+    with torch.inference_mode():
+        for item in tqdm(items, desc="evaluating", disable=not progress):
+            noisy, clean = item["noisy_sig"].float(), item["clean_sig"].float()
+            snr = item.get("snr_db")
+            noisy_rows.append({"snr_db": snr, **_scores(clean, noisy, sample_rate, with_dnsmos)})
+            for mode in modes:
+                enhanced, info = route(model, router, noisy.unsqueeze(0), mode)
+                row = _scores(clean, enhanced[0], sample_rate, with_dnsmos)
+                row.update(
+                    snr_db=snr,
+                    mean_uf=float(info["mean_uf"][0]),
+                    macs_per_sample=float(info["macs_per_sample"][0]),
+                )
+                per_mode[str(mode)].append(row)
+            if routed and float(clean.abs().max()) > 0:
+                _, info = route(model, router, clean.unsqueeze(0), routed[0])
+                track = info["track"][0]
+                clean_rows.append(
+                    {
+                        "mean_uf": float(track.mean()),
+                        "smallest_uf_share": float((track == min(model.ufs)).float().mean()),
+                    }
+                )
+    results = {
+        "noisy": _summarise(noisy_rows),
+        "modes": {mode: _summarise(rows) for mode, rows in per_mode.items()},
+        "by_snr": {},
+        "clean_input": _summarise(clean_rows) if clean_rows else {},
+    }
+    snrs = sorted({row["snr_db"] for row in noisy_rows if row["snr_db"] is not None})
+    for mode, rows in [("noisy", noisy_rows), *per_mode.items()]:
+        results["by_snr"][mode] = {
+            f"{snr:g}": _summarise([r for r in rows if r["snr_db"] == snr]) for snr in snrs
+        }
+    return results
+
+
+def format_results(results):
+    """Markdown tables: overall per mode, and PESQ / mean UF per SNR bucket."""
+    lines = [
+        "| input | PESQ | STOI | SI-SDR (dB) | mean UF | MACs/sample |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    noisy = results["noisy"]
+    lines.append(
+        f"| noisy | {noisy['pesq']:.3f} | {noisy['stoi']:.3f} | {noisy['si_sdr']:.2f} | | |"
+    )
+    for mode, row in results["modes"].items():
+        label = f"UF {mode}" if mode[0].isdigit() else mode
+        lines.append(
+            f"| {label} | {row['pesq']:.3f} | {row['stoi']:.3f} | {row['si_sdr']:.2f} "
+            f"| {row['mean_uf']:.3f} | {row['macs_per_sample']:,.0f} |"
+        )
+    snrs = list(next(iter(results["by_snr"].values()), {}))
+    if snrs:
+        lines += ["", "PESQ (mean UF) per SNR bucket (dB):", ""]
+        lines.append("| input | " + " | ".join(snrs) + " |")
+        lines.append("|---|" + "---:|" * len(snrs))
+        for mode, buckets in results["by_snr"].items():
+            cells = []
+            for snr in snrs:
+                bucket = buckets[snr]
+                uf = bucket.get("mean_uf")
+                cells.append(f"{bucket['pesq']:.2f}" + ("" if uf is None else f" ({uf:.2f})"))
+            lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    clean = results.get("clean_input")
+    if clean:
+        lines += [
+            "",
+            f"Router on noise-free input: mean UF {clean['mean_uf']:.3f}, "
+            f"{100 * clean['smallest_uf_share']:.0f}% of frames at the smallest UF.",
+        ]
+    return "\n".join(lines)
+
+
+def pareto_plot(results, path):
+    """PESQ vs MACs/sample: static UFs as a line, routed modes as points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    static = [(r["macs_per_sample"], r["pesq"], m) for m, r in results["modes"].items()
+              if m[0].isdigit()]
+    routed = [(r["macs_per_sample"], r["pesq"], m) for m, r in results["modes"].items()
+              if not m[0].isdigit()]
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    if static:
+        static.sort()
+        axes.plot([s[0] for s in static], [s[1] for s in static], "o-", label="static UF")
+        for x, y, mode in static:
+            axes.annotate(mode, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    for x, y, mode in routed:
+        axes.plot(x, y, "*", markersize=11, label=f"routed {mode}")
+    axes.axhline(results["noisy"]["pesq"], color="grey", linestyle=":", label="noisy input")
+    axes.set_xlabel("MACs per input sample")
+    axes.set_ylabel("PESQ-WB")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def evaluate_experiment(hparams, datasets):
+    """Evaluates the best checkpoint of the latest trained stage; writes the reports."""
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    from speechbrain_slim.brain import ROUTED_STAGES, STAGES
+
+    modules = {"model": hparams["model"], "router": hparams["router"]}
+    stage = None
+    for candidate in reversed(STAGES):
+        checkpointer = Checkpointer(
+            os.path.join(hparams["save_folder"], candidate), recoverables=modules
+        )
+        if checkpointer.list_checkpoints():
+            checkpointer.recover_if_possible(max_key="pesq")
+            stage = candidate
+            break
+    for module in modules.values():
+        module.eval()
+    modes = list(hparams["model"].ufs)
+    router = None
+    if stage in ROUTED_STAGES:
+        router = modules["router"]
+        modes += list(hparams.get("eval_routed_modes") or ["auto"])
+    results = evaluate(
+        modules["model"],
+        router,
+        datasets["test"],
+        modes=modes,
+        limit=hparams.get("eval_limit"),
+        with_dnsmos=hparams.get("eval_dnsmos", False),
+    )
+    results["stage"] = stage
+    folder = hparams["output_folder"]
+    with open(os.path.join(folder, "results.json"), "w", encoding="utf-8") as stream:
+        json.dump(results, stream, indent=2)
+    table = format_results(results)
+    with open(os.path.join(folder, "results.md"), "w", encoding="utf-8") as stream:
+        stream.write(table + "\n")
+    pareto_plot(results, os.path.join(folder, "pareto.png"))
+    print(table)
+    return results

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Recipe: train dynamically slimmable DEMUCS with its router, stage by stage.
+
+    python train.py hparams/slim_demucs.yaml                  # all stages, embedded corpus
+    python train.py hparams/slim_demucs.yaml --stage=backbone # one stage
+    python train.py hparams/slim_demucs.yaml --dataset=voicebank --data_folder=/data/vb
+    torchrun --nproc_per_node=2 train.py hparams/slim_demucs.yaml --distributed_launch
+
+Stages run in the order backbone -> router -> joint -> finetune, each with its own
+checkpoints under ``<save_folder>/<stage>/``; a stage starts from the best checkpoint
+of the stage before it, and an interrupted run resumes where it stopped. After the
+last stage the best model is evaluated on the test set (static UFs and routed,
+overall and per SNR bucket) and the results are written to the experiment folder.
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import os
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.epoch_loop import EpochCounter
+
+from speechbrain_slim.brain import STAGES, SlimBrain
+from speechbrain_slim.data.recipe_data import prepare_datasets
+
+
+def trainable(modules, stage):
+    """Freezes what a stage does not train."""
+    train_model = stage in ("backbone", "joint", "finetune")
+    train_router = stage in ("router", "joint", "finetune")
+    for parameter in modules["model"].parameters():
+        parameter.requires_grad_(train_model)
+    for parameter in modules["router"].parameters():
+        parameter.requires_grad_(train_router)
+
+
+def stage_checkpointer(hparams, modules, stage, counter=None):
+    """The checkpointer of one stage (``<save_folder>/<stage>``)."""
+    recoverables = dict(modules)
+    if counter is not None:
+        recoverables["counter"] = counter
+    return Checkpointer(os.path.join(hparams["save_folder"], stage), recoverables=recoverables)
+
+
+def start_from_previous_stage(hparams, modules, stage, checkpointer):
+    """A stage without checkpoints of its own starts from the previous stage's best."""
+    if checkpointer.list_checkpoints():
+        return
+    index = STAGES.index(stage)
+    for previous in reversed(STAGES[:index]):
+        earlier = stage_checkpointer(hparams, modules, previous)
+        if earlier.list_checkpoints():
+            earlier.recover_if_possible(max_key="pesq")
+            return
+
+
+def run_stage(stage, hparams, run_opts, datasets):
+    """Fits one stage (resuming it if it was interrupted)."""
+    modules = {"model": hparams["model"], "router": hparams["router"]}
+    settings = hparams["stages"][stage]
+    counter = EpochCounter(limit=settings["epochs"])
+    checkpointer = stage_checkpointer(hparams, modules, stage, counter)
+    start_from_previous_stage(hparams, modules, stage, checkpointer)
+    trainable(modules, stage)
+    learning_rate = settings["lr"]
+    brain = SlimBrain(
+        modules=modules,
+        opt_class=lambda params: hparams["opt_class"](
+            [p for p in params if p.requires_grad], lr=learning_rate
+        ),
+        hparams={**hparams, "stage": stage},
+        run_opts=run_opts,
+        checkpointer=checkpointer,
+    )
+    brain.train_set_ref = datasets["train"]
+    brain.fit(
+        counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["train_loader_kwargs"],
+        valid_loader_kwargs=hparams["valid_loader_kwargs"],
+    )
+    return brain
+
+
+def main(argv=None):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv if argv is not None else sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as stream:
+        hparams = load_hyperpyyaml(stream, overrides)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    torch.set_num_threads(hparams.get("num_threads") or torch.get_num_threads())
+    datasets = prepare_datasets(hparams)
+
+    requested = hparams["stage"]
+    stages = STAGES if requested == "all" else [s.strip() for s in requested.split(",")]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}: choose from {list(STAGES)} or 'all'")
+    for stage in stages:
+        run_stage(stage, hparams, run_opts, datasets)
+
+    if hparams.get("evaluate_after_training", True) and stages[-1] == STAGES[-1]:
+        from speechbrain_slim.evaluation import evaluate_experiment
+
+        run_on_main(evaluate_experiment, kwargs={"hparams": hparams, "datasets": datasets})
+
+
+if __name__ == "__main__":
+    main()
