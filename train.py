@@ -90,7 +90,8 @@ def run_stage(stage, hparams, run_opts, datasets):
 
 
 def main(argv=None):
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv if argv is not None else sys.argv[1:])
+    argv = sys.argv[1:] if argv is None else argv
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     with open(hparams_file, encoding="utf-8") as stream:
         hparams = load_hyperpyyaml(stream, overrides)
     sb.utils.distributed.ddp_init_group(run_opts)

@@ -89,7 +89,8 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
     ['count', 'macs_per_sample', 'mean_uf']
     """
     sample_rate = model.sample_rate
-    items = list(dataset) if limit is None else [dataset[i] for i in range(min(limit, len(dataset)))]
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    items = [dataset[index] for index in range(count)]
     per_mode = {str(mode): [] for mode in modes}
     noisy_rows, clean_rows = [], []
     routed = [m for m in modes if str(m) == "auto" or str(m).startswith("max=")]

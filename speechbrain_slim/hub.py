@@ -109,7 +109,8 @@ def hyperparams_yaml(model, router=None):
     parts = ["    model: !ref <model>"]
     if router is not None:
         lines += ["", "router: !new:speechbrain_slim.lobes.router.Router"]
-        lines += [f"    {key}: {_yaml_value(value)}" for key, value in router_config(router).items()]
+        config = router_config(router)
+        lines += [f"    {key}: {_yaml_value(value)}" for key, value in config.items()]
         parts.append("    router: !ref <router>")
     lines += ["", "enhance_model: !new:torch.nn.ModuleDict", "  modules:"]
     lines += ["    " + part for part in parts]
@@ -320,7 +321,7 @@ def _write_text(path, text):
 def _atomic(path, write):
     """Writes ``path`` through a temporary file in the same folder, then renames it."""
     folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    handle, tmp = tempfile.mkstemp(prefix="tmp-", suffix=os.path.splitext(path)[1], dir=folder)
     os.close(handle)
     try:
         write(tmp)

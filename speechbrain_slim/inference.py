@@ -238,7 +238,7 @@ class ChunkedRunner:
         return {
             "track": list(track),
             "mean_uf": track.mean(dim=-1),
-            "macs": self.macs,
+            "macs": self.macs.double(),
             "macs_per_sample": self.macs / max(self.total, 1),
         }
 
