@@ -21,7 +21,6 @@ Authors
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 __all__ = ["DEFAULT_SOURCE", "AUDIO_EXTENSIONS", "main", "find_audio", "load_enhancer"]
@@ -66,8 +65,6 @@ def load_enhancer(source=None, device="cpu", savedir=None):
         raise FileNotFoundError(f"model folder {source} does not exist{hint}")
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "hyperparams.yaml")):
         raise FileNotFoundError(f"{source} has no hyperparams.yaml: not a model folder")
-    if savedir is None and os.path.isdir(source):
-        savedir = tempfile.mkdtemp(prefix="speechbrain-slim-")
     return EnhanceSlim.from_hparams(source=source, savedir=savedir,
                                     run_opts={"device": device})
 
