@@ -16,6 +16,7 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
+import logging
 import os
 import sys
 
@@ -28,6 +29,8 @@ from speechbrain.utils.epoch_loop import EpochCounter
 
 from speechbrain_slim.brain import STAGES, SlimBrain
 from speechbrain_slim.data.recipe_data import prepare_datasets
+
+logger = logging.getLogger(__name__)
 
 
 def trainable(modules, stage):
@@ -101,6 +104,8 @@ def main(argv=None):
         overrides=overrides,
     )
     torch.set_num_threads(hparams.get("num_threads") or torch.get_num_threads())
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        logger.info("distributed training: world size %d", torch.distributed.get_world_size())
     datasets = prepare_datasets(hparams)
 
     requested = hparams["stage"]

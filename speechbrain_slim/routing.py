@@ -139,29 +139,31 @@ def route(model, router, noisy, uf="auto", shift=0.0, training=False):
     >>> enhanced.shape, bool((info["track"] <= 0.5).all())
     (torch.Size([2, 4000]), True)
     """
-    mode, value = parse_uf(uf, model.ufs)
+    # model and router may be DDP wrappers: call them, read attributes from inside
+    backbone, selector = getattr(model, "module", model), getattr(router, "module", router)
+    mode, value = parse_uf(uf, backbone.ufs)
     if mode == "fixed":
         return model(noisy, value)
     if router is None:
         raise ValueError(f"uf={uf!r} needs a router, and this model has none")
-    if tuple(router.ufs) != tuple(model.ufs) or router.frame_stride != model.total_stride:
+    if tuple(selector.ufs) != tuple(backbone.ufs) or selector.frame_stride != backbone.total_stride:
         raise ValueError(
-            f"router (ufs {router.ufs}, stride {router.frame_stride}) does not match the "
-            f"model (ufs {model.ufs}, stride {model.total_stride})"
+            f"router (ufs {selector.ufs}, stride {selector.frame_stride}) does not match the "
+            f"model (ufs {backbone.ufs}, stride {backbone.total_stride})"
         )
     from speechbrain_slim.lobes.slim_demucs import _as_batch_of_waveforms
 
     mix = _as_batch_of_waveforms(noisy)
-    std = model.input_scale(mix)
-    features = mix if std is None else mix / (model.floor + std)
-    frames = model.bottleneck_frames(mix.shape[-1])
+    std = backbone.input_scale(mix)
+    features = mix if std is None else mix / (backbone.floor + std)
+    frames = backbone.bottleneck_frames(mix.shape[-1])
     logits = router(features, frames)
     track, gates, probs = decide(
-        logits, model.ufs, cap=value, shift=shift, training=training,
-        temperature=router.temperature,
+        logits, backbone.ufs, cap=value, shift=shift, training=training,
+        temperature=selector.temperature,
     )
     enhanced, info = model(mix, track, gates)
-    info["macs"] = info["macs"] + router.macs_per_frame() * frames
+    info["macs"] = info["macs"] + selector.macs_per_frame() * frames
     info["macs_per_sample"] = info["macs"] / mix.shape[-1]
     info["logits"], info["probs"] = logits, probs
     return enhanced, info

@@ -142,3 +142,30 @@ def test_diagonal_gru_state_carries_over():
     first, state = gru(x[:, :4])
     second, _ = gru(x[:, 4:], state)
     torch.testing.assert_close(torch.cat([first, second], 1), whole)
+
+
+def test_efficiency_loss_moves_the_routers_mean_uf_to_the_target(pair):
+    """Training the router with L_eff alone pulls its mean UF toward the target."""
+    from speechbrain_slim.losses import RoutingLoss
+
+    model, _ = pair
+    torch.manual_seed(0)
+    router = Router(model.ufs, frame_stride=model.total_stride, channels=8)
+    routing_loss = RoutingLoss(model.ufs, target_uf=0.125, beta=1.0, gamma=0.0)
+    optimizer = torch.optim.Adam(router.parameters(), lr=0.02)
+    x = torch.randn(4, 6000)
+    frames = model.bottleneck_frames(6000)
+
+    def mean_uf():
+        with torch.no_grad():
+            return float(decide(router(x, frames), model.ufs)[0].mean())
+
+    before = mean_uf()
+    for _ in range(40):
+        _, _, probs = decide(router(x, frames), model.ufs, training=True)
+        loss, _ = routing_loss(probs)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = mean_uf()
+    assert before > 0.3 and after < 0.15

@@ -94,12 +94,17 @@ def test_every_uf_shares_one_set_of_weights(small):
 
 @pytest.mark.parametrize(
     "config",
-    [PAPER, dict(hidden=8, depth=4, resample=2), dict(hidden=8, depth=3, resample=1)],
-    ids=["paper", "resample2", "resample1"],
+    [
+        dict(PAPER, normalize=False),
+        dict(PAPER, normalize="running"),
+        dict(hidden=8, depth=4, resample=2, normalize=False),
+        dict(hidden=8, depth=3, resample=1, normalize=False),
+    ],
+    ids=["paper", "paper-running-norm", "resample2", "resample1"],
 )
 def test_causal_within_the_stated_lookahead(config):
     torch.manual_seed(0)
-    model = SlimDemucs(normalize=False, **config).eval()
+    model = SlimDemucs(**config).eval()
     lookahead = model.lookahead
     length = 12000
     x = torch.randn(1, length)
@@ -116,6 +121,16 @@ def test_causal_within_the_stated_lookahead(config):
     # the bound holds and is not loose (the farthest sinc taps are so small that
     # their effect is lost in float32 rounding, so it is never quite reached)
     assert 0.6 * lookahead <= worst <= lookahead
+
+
+def test_running_normalisation_is_level_invariant():
+    torch.manual_seed(0)
+    model = SlimDemucs(hidden=8, depth=3, normalize="running").eval()
+    x = torch.randn(1, 8000) * 0.1
+    with torch.no_grad():
+        quiet, loud = model(x)[0], model(x * 30)[0]
+    # equal up to the floor added to the std (1e-3 against a std of 0.1)
+    assert relative_error(loud, quiet * 30) < 0.02
 
 
 def test_paper_lookahead_is_documented():
