@@ -15,10 +15,12 @@ Command line::
     python -m speechbrain_slim.hub publish hub/<name> --repo-id ORG/NAME [--dry-run]
 
 ``export`` reads ``EXPERIMENT_DIR/hyperparams.yaml`` (the experiment's modules ``model`` and
-``router``) and the checkpoint of ``EXPERIMENT_DIR/save`` chosen by ``--max-key`` /
-``--min-key`` (default: the most recent), and loads ``model.ckpt`` / ``router.ckpt``
-strictly. ``publish`` validates first (loads with EnhanceSlim, strict keys, runs the
-card's python blocks with the repo id pointing at the local folder).
+``router``) and the checkpoint of ``EXPERIMENT_DIR/save`` (or of ``save/<stage>``, by default
+the last training stage that has checkpoints, as ``train.py`` saves them) chosen by
+``--max-key`` / ``--min-key`` (default: the most recent; ``--max-key pesq`` for the recipe's
+best), and loads ``model.ckpt`` / ``router.ckpt`` strictly. ``publish`` validates first
+(loads with EnhanceSlim, strict keys, runs the card's python blocks with the repo id pointing
+at the local folder).
 
 Authors
  * speechbrain-slim contributors 2026
@@ -339,7 +341,28 @@ def _load_strict(module, path):
         raise RuntimeError(f"{path} does not match the experiment's model: {error}") from None
 
 
-def export(experiment_dir, folder, results=None, max_key=None, min_key=None, overrides=None):
+TRAINING_STAGES = ("backbone", "router", "joint", "finetune")
+
+
+def checkpoint_folder(save_dir, stage=None):
+    """The checkpointer folder to export from: ``save/`` itself when it holds ``CKPT+*``
+    folders, else ``save/<stage>`` (default: the last training stage that has checkpoints,
+    as ``train.py`` saves one checkpointer per stage)."""
+    def has_checkpoints(path):
+        return os.path.isdir(path) and any(name.startswith("CKPT+") for name in os.listdir(path))
+
+    if stage is not None:
+        return os.path.join(save_dir, stage)
+    if has_checkpoints(save_dir):
+        return save_dir
+    for name in reversed(TRAINING_STAGES):
+        if has_checkpoints(os.path.join(save_dir, name)):
+            return os.path.join(save_dir, name)
+    return save_dir
+
+
+def export(experiment_dir, folder, results=None, max_key=None, min_key=None, overrides=None,
+           stage=None):
     """Exports ``EXPERIMENT_DIR`` (hyperparams.yaml + save/CKPT+*) to a hub folder.
 
     Arguments
@@ -354,6 +377,9 @@ def export(experiment_dir, folder, results=None, max_key=None, min_key=None, ove
         Checkpoint meta key to choose the checkpoint by (default: the most recent).
     overrides : dict, optional
         HyperPyYAML overrides for loading the experiment's hyperparams.yaml.
+    stage : str, optional
+        Training stage whose checkpoints to use (``save/<stage>``); default: ``save/`` if it
+        holds checkpoints, else the last stage that has some.
 
     Returns
     -------
@@ -374,7 +400,7 @@ def export(experiment_dir, folder, results=None, max_key=None, min_key=None, ove
     if "model" not in hparams:
         raise RuntimeError(f"{hparams_file} defines no 'model'")
     model, router = hparams["model"], hparams.get("router")
-    save_dir = os.path.join(experiment_dir, "save")
+    save_dir = checkpoint_folder(os.path.join(experiment_dir, "save"), stage)
     checkpoint = Checkpointer(save_dir).find_checkpoint(max_key=max_key, min_key=min_key)
     if checkpoint is None:
         raise FileNotFoundError(f"{save_dir}: no CKPT+* checkpoint found")
@@ -504,6 +530,7 @@ def main(argv=None):
     export_parser.add_argument("--results", help="results JSON for the card's results table")
     export_parser.add_argument("--max-key", help="choose the checkpoint with the largest meta key")
     export_parser.add_argument("--min-key", help="choose the checkpoint with the smallest meta key")
+    export_parser.add_argument("--stage", help="training stage folder save/<stage> (default: last)")
     publish_parser = commands.add_parser("publish", help="validate and upload a hub folder")
     publish_parser.add_argument("folder")
     publish_parser.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
@@ -511,7 +538,8 @@ def main(argv=None):
     publish_parser.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "export":
-        folder = export(args.experiment_dir, args.folder, args.results, args.max_key, args.min_key)
+        folder = export(args.experiment_dir, args.folder, args.results, args.max_key, args.min_key,
+                        stage=args.stage)
         print(f"wrote {folder}: {', '.join(sorted(os.listdir(folder)))}")
     else:
         publish(args.folder, args.repo_id, dry_run=args.dry_run, private=args.private)

@@ -80,6 +80,22 @@ def test_export_writes_a_complete_folder_with_the_chosen_weights(experiment, exp
     assert len(hub.python_blocks(card)) == 2
 
 
+def test_export_from_per_stage_checkpointers(experiment, tmp_path):
+    """train.py keeps one checkpointer per stage: save/<stage>/CKPT+*; the last stage wins."""
+    folder, modules = experiment
+    staged = tmp_path / "staged"
+    shutil.copytree(folder, staged)
+    shutil.move(str(staged / "save"), str(tmp_path / "joint"))
+    (staged / "save").mkdir()
+    shutil.move(str(tmp_path / "joint"), str(staged / "save" / "joint"))
+    Checkpointer(str(staged / "save" / "backbone"),
+                 recoverables={"model": modules[0][0]}).save_checkpoint(meta={"pesq": 9.0})
+    target = hub.export(str(staged), str(tmp_path / "hub"), min_key="pesq")
+    state = torch.load(os.path.join(target, "enhance_model.ckpt"), weights_only=True)
+    expected = modules[0][1].state_dict()  # joint stage, lowest pesq: the first checkpoint
+    assert all(torch.equal(state[f"router.{key}"], value) for key, value in expected.items())
+
+
 def test_export_errors(experiment, tmp_path):
     folder, _ = experiment
     with pytest.raises(FileNotFoundError, match="hyperparams.yaml"):
