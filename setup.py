@@ -32,6 +32,7 @@ setup(
         "huggingface_hub>=0.20",
         "tqdm>=4.60",
     ],
+    entry_points={"console_scripts": ["speechbrain-slim=speechbrain_slim.cli:main"]},
     extras_require={
         # DNSMOS (P.835/P.808) scores: speechmos ships its ONNX models but does not
         # declare the runtime it needs.
