@@ -66,6 +66,26 @@ def _reference_uniform_(tensor, fan_in):
         tensor.uniform_(-bound, bound)
 
 
+def _tap_mask(kernel_size, stride, taps):
+    """``[1, taps, stride, 1]`` mask of the kernel positions below ``kernel_size``."""
+    mask = (torch.arange(taps * stride) < kernel_size).float()
+    return mask.view(1, taps, stride, 1)
+
+
+def _to_tap_layout(weight, stride, taps):
+    """``[A, B, kernel]`` (torch conv layouts) -> zero-padded ``[A, taps, stride, B]``."""
+    first, second, kernel_size = weight.shape
+    padded = weight.new_zeros(first, second, taps * stride)
+    padded[..., :kernel_size] = weight
+    return padded.view(first, second, taps, stride).permute(0, 2, 3, 1)
+
+
+def _from_tap_layout(weight, kernel_size):
+    """``[A, taps, stride, B]`` -> ``[A, B, kernel_size]`` (torch conv layouts)."""
+    first, _, _, second = weight.shape
+    return weight.permute(0, 3, 1, 2).reshape(first, second, -1)[..., :kernel_size]
+
+
 class SlimConv1d(nn.Module):
     """Strided Conv1d on channels-last input whose output (or input) width is slimmable.
 
@@ -115,15 +135,11 @@ class SlimConv1d(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_channels))
         _reference_uniform_(self.weight, in_channels * kernel_size)
         _reference_uniform_(self.bias, in_channels * kernel_size)
-        self._zero_padded_taps()
-
-    def _zero_padded_taps(self):
-        """Zeroes the positions past ``kernel_size`` when stride does not divide it."""
-        tap_mask = (torch.arange(self.taps * self.stride) < self.kernel_size).float()
-        tap_mask = tap_mask.view(1, self.taps, self.stride, 1)
-        self.register_buffer("tap_mask", tap_mask, persistent=False)
+        self.register_buffer(
+            "tap_mask", _tap_mask(kernel_size, stride, self.taps), persistent=False
+        )
         with torch.no_grad():
-            self.weight.mul_(tap_mask)
+            self.weight.mul_(self.tap_mask)
 
     def frames(self, length):
         """Number of output frames for ``length`` input samples."""
@@ -131,17 +147,13 @@ class SlimConv1d(nn.Module):
 
     def load_reference_weight(self, weight, bias):
         """Copies weights given in ``torch.nn.Conv1d`` layout ``[out, in, kernel]``."""
-        padded = weight.new_zeros(self.out_channels, self.in_channels, self.taps * self.stride)
-        padded[..., : self.kernel_size] = weight
-        layout = padded.view(self.out_channels, self.in_channels, self.taps, self.stride)
         with torch.no_grad():
-            self.weight.copy_(layout.permute(0, 2, 3, 1))
+            self.weight.copy_(_to_tap_layout(weight, self.stride, self.taps))
             self.bias.copy_(bias)
 
     def reference_weight(self):
         """Returns the weight in ``torch.nn.Conv1d`` layout ``[out, in, kernel]``."""
-        layout = self.weight.permute(0, 3, 1, 2).reshape(self.out_channels, self.in_channels, -1)
-        return layout[..., : self.kernel_size]
+        return _from_tap_layout(self.weight, self.kernel_size)
 
     def input_blocks(self, x):
         """Views ``x`` [batch, time, in] as ``[batch, frames + taps - 1, stride * in]`` blocks.
@@ -324,26 +336,21 @@ class SlimConvTranspose1d(nn.Module):
         # torch.nn.ConvTranspose1d computes its init fan-in from the output channels.
         _reference_uniform_(self.weight, out_channels * kernel_size)
         _reference_uniform_(self.bias, out_channels * kernel_size)
-        tap_mask = (torch.arange(self.taps * stride) < kernel_size).float()
         self.register_buffer(
-            "tap_mask", tap_mask.view(1, self.taps, stride, 1), persistent=False
+            "tap_mask", _tap_mask(kernel_size, stride, self.taps), persistent=False
         )
         with torch.no_grad():
             self.weight.mul_(self.tap_mask)
 
     def load_reference_weight(self, weight, bias):
         """Copies weights given in ``torch.nn.ConvTranspose1d`` layout ``[in, out, kernel]``."""
-        padded = weight.new_zeros(self.in_channels, self.out_channels, self.taps * self.stride)
-        padded[..., : self.kernel_size] = weight
-        layout = padded.view(self.in_channels, self.out_channels, self.taps, self.stride)
         with torch.no_grad():
-            self.weight.copy_(layout.permute(0, 2, 3, 1))
+            self.weight.copy_(_to_tap_layout(weight, self.stride, self.taps))
             self.bias.copy_(bias)
 
     def reference_weight(self):
         """Returns the weight in ``torch.nn.ConvTranspose1d`` layout ``[in, out, kernel]``."""
-        layout = self.weight.permute(0, 3, 1, 2).reshape(self.in_channels, self.out_channels, -1)
-        return layout[..., : self.kernel_size]
+        return _from_tap_layout(self.weight, self.kernel_size)
 
     def frame_taps(self, x, uf=1.0):
         """Each input frame's contribution to the output, before overlap-add and bias.
