@@ -1,15 +1,19 @@
 """The README's main job on the embedded default: ``make demo``.
 
-Builds the paper's SlimDemucs from ``hparams/slim_demucs.yaml``, prints its
-complexity table, mixes a held-out test utterance of the embedded corpus with
-generated noise, runs the backbone at every UF and prints the measured MACs
-and wall time per UF.
+Loads the shipped model (``hub/slim-demucs-embedded``) with :class:`EnhanceSlim`,
+enhances its example file and a few held-out test mixtures of the embedded
+corpus (voices and noises the model never saw in training) with the router
+deciding (``uf="auto"``), writes the enhanced files to ``demo_out/`` and prints,
+per file, the mean UF, the MACs spent, the real-time factor and PESQ / SI-SDR
+before and after; then the same averages for every static UF.
 
 Authors
  * speechbrain-slim contributors 2026
 """
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,55 +21,101 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speechbrain_slim.complexity import complexity_table, format_table, load_model
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCE = ROOT / "hub" / "slim-demucs-embedded"
+DEFAULT_OUT = ROOT / "demo_out"
 
-DEFAULT_HPARAMS = Path(__file__).resolve().parents[1] / "hparams" / "slim_demucs.yaml"
+
+def _test_mixtures(folder, per_snr):
+    """A few test mixtures (with clean references) of the embedded corpus."""
+    from speechbrain_slim.data.embedded import prepare_embedded
+
+    paths = prepare_embedded(folder, n_valid=1, n_test_per_snr=per_snr, progress=False)
+    with open(paths["test"], encoding="utf-8") as stream:
+        manifest = json.load(stream)
+    for uid, entry in sorted(manifest.items()):
+        yield (
+            uid,
+            entry["noisy_wav"].replace("{data_root}", str(folder)),
+            entry["clean_wav"].replace("{data_root}", str(folder)),
+            f"{entry['snr_db']:g} dB {entry['noise']}",
+        )
 
 
-def noisy_test_utterance(snr_db=5.0, seed=0):
-    """A held-out test utterance of the embedded corpus mixed with generated noise."""
-    from speechbrain.dataio.dataio import read_audio
+def _scores(clean, signal):
+    from speechbrain_slim.metrics import pesq_wb, si_sdr
 
-    from speechbrain_slim.data.corpus import load_corpus
-    from speechbrain_slim.data.mixing import mix_at_snr
-    from speechbrain_slim.data.noise import NoiseGenerator
-
-    test = load_corpus("test")
-    uid = sorted(test)[0]
-    clean = read_audio(test[uid]["wav"]).numpy().astype(np.float32)
-    noise, family = NoiseGenerator()(len(clean), np.random.default_rng(seed))
-    noisy, _ = mix_at_snr(clean, noise, snr_db)
-    return uid, family, torch.as_tensor(np.asarray(noisy, dtype=np.float32)).unsqueeze(0)
+    return float(pesq_wb(clean, signal)), float(si_sdr(signal, clean))
 
 
 def main(argv=None):
-    """Prints the complexity table and runs the backbone at each UF."""
+    """Enhances the example files with the shipped model and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hparams", default=str(DEFAULT_HPARAMS))
+    parser.add_argument("--source", default=str(DEFAULT_SOURCE), help="hub folder or repo id")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="where enhanced files go")
+    parser.add_argument("--per-snr", type=int, default=1, help="test mixtures per SNR")
     args = parser.parse_args(argv)
+    if os.path.sep in args.source and not os.path.isdir(args.source):
+        print(f"no model folder at {args.source}", file=sys.stderr)
+        return 2
 
-    torch.manual_seed(0)
-    model = load_model(args.hparams).eval()
-    print(f"SlimDemucs from {args.hparams}\n")
-    print(format_table(complexity_table(model)))
+    from speechbrain.dataio.dataio import read_audio
 
-    uid, family, noisy = noisy_test_utterance()
-    seconds = noisy.shape[-1] / model.sample_rate
-    print(f"\nForward pass on test utterance {uid} ({seconds:.1f} s) + {family} noise at 5 dB")
-    print("(untrained weights: this checks shapes, MACs and speed, not quality)\n")
-    print("| UF | MACs spent | MACs/sample | wall time (ms) | real-time factor |")
-    print("|---:|---:|---:|---:|---:|")
-    with torch.inference_mode():
-        model(noisy, 1.0)  # warm-up
-        for uf in model.ufs:
-            start = time.perf_counter()
-            enhanced, info = model(noisy, uf)
-            elapsed = time.perf_counter() - start
-            assert enhanced.shape == noisy.shape and torch.isfinite(enhanced).all()
-            print(
-                f"| {uf:g} | {info['macs']:,} | {info['macs_per_sample']:,.0f} "
-                f"| {1000 * elapsed:.1f} | {elapsed / seconds:.3f} |"
-            )
+    from speechbrain_slim import EnhanceSlim
+
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    enhancer = EnhanceSlim.from_hparams(source=args.source, savedir=str(out / "model"))
+    model = enhancer.model
+    print(f"model: {args.source} ({type(model).__name__}, hidden={model.hidden}, UFs {model.ufs})")
+
+    files = list(_test_mixtures(out / "data", args.per_snr))
+    example = Path(args.source) / "example.wav"
+    if example.is_file():
+        files.insert(0, ("example", str(example), None, "hub example"))
+
+    print("\nRouted (uf=auto), one thread:\n")
+    print("| file | condition | seconds | mean UF | MACs/sample | RTF | PESQ in -> out "
+          "| SI-SDR in -> out |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    per_mode = {mode: [] for mode in (0.125, 0.25, 0.5, 1.0, "auto")}
+    for uid, noisy_path, clean_path, condition in files:
+        noisy = read_audio(noisy_path)
+        start = time.perf_counter()
+        enhanced = enhancer.enhance_file(noisy_path, output_filename=str(out / f"{uid}.wav"))
+        elapsed = time.perf_counter() - start
+        routing = enhancer.last_routing
+        seconds = noisy.shape[-1] / model.sample_rate
+        quality = "| | "
+        if clean_path is not None:
+            clean = read_audio(clean_path)
+            enhanced = read_audio(enhanced) if isinstance(enhanced, str) else enhanced
+            enhanced = enhanced.reshape(-1)[: clean.shape[-1]]
+            before, after = _scores(clean, noisy), _scores(clean, enhanced)
+            quality = (f"| {before[0]:.2f} -> {after[0]:.2f} "
+                       f"| {before[1]:.1f} -> {after[1]:.1f} ")
+            for mode in per_mode:
+                result = enhancer.enhance_batch(noisy.unsqueeze(0), uf=mode)[0]
+                per_mode[mode].append(
+                    (*_scores(clean, result), float(enhancer.last_routing["mean_uf"].mean()),
+                     float(enhancer.last_routing["macs_per_sample"].mean()))
+                )
+        print(
+            f"| {uid} | {condition} | {seconds:.1f} | {float(routing['mean_uf'].mean()):.3f} "
+            f"| {float(routing['macs_per_sample'].mean()):,.0f} | {elapsed / seconds:.3f} "
+            f"{quality}|"
+        )
+
+    print(f"\nAverages over the {len(per_mode['auto'])} test mixtures, per mode:\n")
+    print("| mode | PESQ | SI-SDR (dB) | mean UF | MACs/sample |")
+    print("|---|---:|---:|---:|---:|")
+    for mode, rows in per_mode.items():
+        if rows:
+            pesq, sdr, uf, macs = np.nanmean(np.array(rows), axis=0)
+            label = f"UF {mode:g}" if mode != "auto" else "auto (router)"
+            print(f"| {label} | {pesq:.2f} | {sdr:.1f} | {uf:.3f} | {macs:,.0f} |")
+    print(f"\nEnhanced files are in {out}/")
     return 0
 
 
