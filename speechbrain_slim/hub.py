@@ -146,7 +146,15 @@ def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None):
     """The model card (``README.md``) of a hub folder, in SpeechBrain's style."""
     from speechbrain_slim.complexity import complexity_table, format_table
 
-    table = _results_table(results) if results else None
+    if isinstance(results, dict) and "modes" in results:  # train.py's results.json
+        from speechbrain_slim.evaluation import format_results
+
+        table = (
+            "On the test split the recipe evaluated (PESQ-WB, STOI, SI-SDR; mean UF and "
+            "MACs per sample actually spent, router included):\n\n" + format_results(results)
+        )
+    else:
+        table = _results_table(results) if results else None
     notes = results.get("notes", "") if isinstance(results, dict) else ""
     data = results.get("training_data") if isinstance(results, dict) else None
     data = data or (
@@ -172,8 +180,6 @@ tags:
 - dynamic-neural-networks
 - speechbrain
 - audio-to-audio
-datasets:
-- Voicebank-DEMAND
 metrics:
 - PESQ
 - SI-SDR
