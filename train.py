@@ -116,7 +116,7 @@ def main(argv=None):
     for stage in stages:
         run_stage(stage, hparams, run_opts, datasets)
 
-    if hparams.get("evaluate_after_training", True) and stages[-1] == STAGES[-1]:
+    if hparams.get("evaluate_after_training", True):
         from speechbrain_slim.evaluation import evaluate_experiment
 
         run_on_main(evaluate_experiment, kwargs={"hparams": hparams, "datasets": datasets})

@@ -77,3 +77,19 @@ def test_ddp_with_two_processes(tmp_path):
     )
     assert "world size 2" in output
     assert any((tmp_path / "save" / "joint").glob("CKPT+*"))
+
+
+def test_voicebank_dataset_option(tmp_path):
+    """``--dataset=voicebank --data_folder=...`` prepares and trains on the DataShare layout."""
+    from test_data_prepare import _fake_voicebank
+
+    data = tmp_path / "vb"
+    _fake_voicebank(str(data))
+    stages = "{backbone: {epochs: 1, lr: 0.001}}"
+    run_recipe(
+        tmp_path / "exp", "--dataset=voicebank", f"--data_folder={data}", "--stage=backbone",
+        f"--stages={stages}",
+    )
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert results["stage"] == "backbone" and results["noisy"]["count"] == 2
+    assert (tmp_path / "exp" / "manifests" / "train.json").is_file()

@@ -97,22 +97,24 @@ class Shift(torch.nn.Module):
         self.shift = int(shift)
         self.same = same
 
-    def _crop(self, x, offsets):
-        length = x.shape[-1] - self.shift
+    def _crop(self, x, offsets, shift):
+        length = x.shape[-1] - shift
         idx = offsets[:, None].to(x.device) + torch.arange(length, device=x.device)[None]
         return torch.gather(x, 1, idx)
 
     def forward(self, noise, clean, generator=None):
-        """Crop each item at a random offset."""
-        if self.shift <= 0:
+        """Crop each item at a random offset.
+
+        Batches no longer than twice the shift (short utterances) are shifted by at most
+        half their length, so no batch is ever cropped to nothing.
+        """
+        shift = min(self.shift, noise.shape[-1] // 2)
+        if shift <= 0:
             return noise, clean
-        if noise.shape[-1] <= self.shift:
-            raise ValueError(f"signals of {noise.shape[-1]} samples cannot be shifted by "
-                             f"{self.shift}; make training segments longer than the shift")
         b = noise.shape[0]
-        off_c = torch.randint(0, self.shift, (b,), generator=generator)
-        off_n = off_c if self.same else torch.randint(0, self.shift, (b,), generator=generator)
-        return self._crop(noise, off_n), self._crop(clean, off_c)
+        off_c = torch.randint(0, shift, (b,), generator=generator)
+        off_n = off_c if self.same else torch.randint(0, shift, (b,), generator=generator)
+        return self._crop(noise, off_n, shift), self._crop(clean, off_c, shift)
 
 
 class RevEcho(torch.nn.Module):
