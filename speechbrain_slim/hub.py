@@ -336,6 +336,7 @@ def _atomic(path, write):
     os.close(handle)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates owner-only files; hub files are for everyone
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
