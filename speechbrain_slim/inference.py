@@ -524,6 +524,9 @@ class _Sink:
         if self.file is None:
             return torch.cat(self.blocks, dim=-1)
         self.file.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes owner-only files
         os.replace(self.tmp, self.filename)
         return str(self.filename)
 
