@@ -85,7 +85,7 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
     >>> clean = 0.3 * torch.sin(2 * math.pi * 220 * t) * (t > 0.2)
     >>> item = {"id": "x", "noisy_sig": clean + 0.01 * torch.randn(16000), "clean_sig": clean}
     >>> results = evaluate(model, None, [item], modes=(1.0,), progress=False)
-    >>> sorted(results["modes"]["1"])[:3]
+    >>> sorted(results["modes"]["1.0"])[:3]
     ['count', 'macs_per_sample', 'mean_uf']
     """
     sample_rate = model.sample_rate
