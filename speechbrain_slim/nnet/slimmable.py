@@ -86,7 +86,47 @@ def _from_tap_layout(weight, kernel_size):
     return weight.permute(0, 3, 1, 2).reshape(first, second, -1)[..., :kernel_size]
 
 
-class SlimConv1d(nn.Module):
+class _TappedConv(nn.Module):
+    """Storage shared by the strided convolutions: weights as ``[A, taps, stride, B]``.
+
+    ``[A, B, kernel]`` is the torch layout (``[out, in, K]`` for ``Conv1d``, ``[in, out, K]``
+    for ``ConvTranspose1d``); the kernel is cut into ``taps = ceil(K / stride)`` blocks of
+    ``stride`` positions, zero-padded past ``K``.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, first, second, fan_in):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.taps = -(-kernel_size // stride)
+        self.weight = nn.Parameter(torch.empty(first, self.taps, stride, second))
+        self.bias = nn.Parameter(torch.empty(out_channels))
+        _reference_uniform_(self.weight, fan_in)
+        _reference_uniform_(self.bias, fan_in)
+        self.register_buffer(
+            "tap_mask", _tap_mask(kernel_size, stride, self.taps), persistent=False
+        )
+        with torch.no_grad():
+            self.weight.mul_(self.tap_mask)
+
+    def masked_weight(self):
+        """The weight with the padded kernel positions held at zero."""
+        return self.weight * self.tap_mask if self.kernel_size % self.stride else self.weight
+
+    def load_reference_weight(self, weight, bias):
+        """Copies weights given in the torch layout ``[A, B, kernel]``."""
+        with torch.no_grad():
+            self.weight.copy_(_to_tap_layout(weight, self.stride, self.taps))
+            self.bias.copy_(bias)
+
+    def reference_weight(self):
+        """Returns the weight in the torch layout ``[A, B, kernel]``."""
+        return _from_tap_layout(self.weight, self.kernel_size)
+
+
+class SlimConv1d(_TappedConv):
     """Strided Conv1d on channels-last input whose output (or input) width is slimmable.
 
     The weight is stored as ``[out, taps, stride, in]`` with
@@ -123,37 +163,16 @@ class SlimConv1d(nn.Module):
     def __init__(
         self, in_channels, out_channels, kernel_size, stride=1, slim_in=False, slim_out=False
     ):
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.taps = -(-kernel_size // stride)
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride,
+            first=out_channels, second=in_channels, fan_in=in_channels * kernel_size,
+        )
         self.slim_in = slim_in
         self.slim_out = slim_out
-        self.weight = nn.Parameter(torch.empty(out_channels, self.taps, stride, in_channels))
-        self.bias = nn.Parameter(torch.empty(out_channels))
-        _reference_uniform_(self.weight, in_channels * kernel_size)
-        _reference_uniform_(self.bias, in_channels * kernel_size)
-        self.register_buffer(
-            "tap_mask", _tap_mask(kernel_size, stride, self.taps), persistent=False
-        )
-        with torch.no_grad():
-            self.weight.mul_(self.tap_mask)
 
     def frames(self, length):
         """Number of output frames for ``length`` input samples."""
         return max(0, (length - self.kernel_size) // self.stride + 1)
-
-    def load_reference_weight(self, weight, bias):
-        """Copies weights given in ``torch.nn.Conv1d`` layout ``[out, in, kernel]``."""
-        with torch.no_grad():
-            self.weight.copy_(_to_tap_layout(weight, self.stride, self.taps))
-            self.bias.copy_(bias)
-
-    def reference_weight(self):
-        """Returns the weight in ``torch.nn.Conv1d`` layout ``[out, in, kernel]``."""
-        return _from_tap_layout(self.weight, self.kernel_size)
 
     def input_blocks(self, x):
         """Views ``x`` [batch, time, in] as ``[batch, frames + taps - 1, stride * in]`` blocks.
@@ -186,9 +205,7 @@ class SlimConv1d(nn.Module):
         """
         width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
         windows = torch.cat([blocks[first_rows + tap] for tap in range(self.taps)], dim=1)
-        weight = self.weight
-        if self.kernel_size % self.stride:
-            weight = weight * self.tap_mask
+        weight = self.masked_weight()
         matrix = weight[:width_out].reshape(width_out, -1)
         return torch.addmm(self.bias[:width_out], windows, matrix.t())
 
@@ -205,9 +222,7 @@ class SlimConv1d(nn.Module):
             x = nn.functional.pad(x, (0, 0, 0, needed - length))
         rows = x[:, :needed].reshape(batch * blocks, self.stride * width_in)
 
-        weight = self.weight
-        if self.kernel_size % self.stride:
-            weight = weight * self.tap_mask
+        weight = self.masked_weight()
         if width_in == self.in_channels:
             matrix = weight.view(-1, self.stride * width_in)[: width_out * self.taps]
         else:
@@ -296,7 +311,7 @@ class SlimPointwise(nn.Module):
         return out.view(batch, frames, width_out)
 
 
-class SlimConvTranspose1d(nn.Module):
+class SlimConvTranspose1d(_TappedConv):
     """Strided ConvTranspose1d on channels-last input with a slimmable input width.
 
     The weight is stored as ``[in, taps, stride, out]``: a narrower input uses
@@ -324,33 +339,12 @@ class SlimConvTranspose1d(nn.Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, slim_in=False):
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.taps = -(-kernel_size // stride)
-        self.slim_in = slim_in
-        self.weight = nn.Parameter(torch.empty(in_channels, self.taps, stride, out_channels))
-        self.bias = nn.Parameter(torch.empty(out_channels))
         # torch.nn.ConvTranspose1d computes its init fan-in from the output channels.
-        _reference_uniform_(self.weight, out_channels * kernel_size)
-        _reference_uniform_(self.bias, out_channels * kernel_size)
-        self.register_buffer(
-            "tap_mask", _tap_mask(kernel_size, stride, self.taps), persistent=False
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride,
+            first=in_channels, second=out_channels, fan_in=out_channels * kernel_size,
         )
-        with torch.no_grad():
-            self.weight.mul_(self.tap_mask)
-
-    def load_reference_weight(self, weight, bias):
-        """Copies weights given in ``torch.nn.ConvTranspose1d`` layout ``[in, out, kernel]``."""
-        with torch.no_grad():
-            self.weight.copy_(_to_tap_layout(weight, self.stride, self.taps))
-            self.bias.copy_(bias)
-
-    def reference_weight(self):
-        """Returns the weight in ``torch.nn.ConvTranspose1d`` layout ``[in, out, kernel]``."""
-        return _from_tap_layout(self.weight, self.kernel_size)
+        self.slim_in = slim_in
 
     def frame_taps(self, x, uf=1.0):
         """Each input frame's contribution to the output, before overlap-add and bias.
@@ -371,9 +365,7 @@ class SlimConvTranspose1d(nn.Module):
         batch, frames, width_in = x.shape
         if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
             raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
-        weight = self.weight
-        if self.kernel_size % self.stride:
-            weight = weight * self.tap_mask
+        weight = self.masked_weight()
         taps = x.reshape(batch * frames, width_in) @ weight[:width_in].view(width_in, -1)
         return taps.view(batch, frames, self.taps, self.stride * self.out_channels)
 
