@@ -4,11 +4,13 @@
     python train.py hparams/slim_demucs.yaml                  # all stages, embedded corpus
     python train.py hparams/slim_demucs.yaml --stage=backbone # one stage
     python train.py hparams/slim_demucs.yaml --dataset=voicebank --data_folder=/data/vb
+    python train.py hparams/slim_demucs_embedded.yaml --init_from=hub/slim-demucs-embedded
     torchrun --nproc_per_node=2 train.py hparams/slim_demucs.yaml --distributed_launch
 
 Stages run in the order backbone -> router -> joint -> finetune, each with its own
 checkpoints under ``<save_folder>/<stage>/``; a stage starts from the best checkpoint
-of the stage before it, and an interrupted run resumes where it stopped. After the
+of the stage before it (the first one from ``init_from``, a hub folder, when given), and
+an interrupted run resumes where it stopped. After the
 last stage the best model is evaluated on the test set (static UFs and routed,
 overall and per SNR bucket) and the results are written to the experiment folder.
 
@@ -51,8 +53,21 @@ def stage_checkpointer(hparams, modules, stage, counter=None):
     return Checkpointer(os.path.join(hparams["save_folder"], stage), recoverables=recoverables)
 
 
+def load_initial_weights(modules, source):
+    """Loads a hub folder's ``enhance_model.ckpt`` (``model.*``/``router.*``) strictly."""
+    path = os.path.join(source, "enhance_model.ckpt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"init_from: no enhance_model.ckpt in {source}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for name, module in modules.items():
+        part = {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")}
+        if part:
+            module.load_state_dict(part)
+    logger.info("initialised the modules from %s", path)
+
+
 def start_from_previous_stage(hparams, modules, stage, checkpointer):
-    """A stage without checkpoints of its own starts from the previous stage's best."""
+    """A stage without checkpoints starts from the previous stage's best, else ``init_from``."""
     if checkpointer.list_checkpoints():
         return
     index = STAGES.index(stage)
@@ -61,6 +76,8 @@ def start_from_previous_stage(hparams, modules, stage, checkpointer):
         if earlier.list_checkpoints():
             earlier.recover_if_possible(max_key="pesq")
             return
+    if hparams.get("init_from"):
+        load_initial_weights(modules, hparams["init_from"])
 
 
 def run_stage(stage, hparams, run_opts, datasets):

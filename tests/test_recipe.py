@@ -93,3 +93,27 @@ def test_voicebank_dataset_option(tmp_path):
     results = json.loads((tmp_path / "exp" / "results.json").read_text())
     assert results["stage"] == "backbone" and results["noisy"]["count"] == 2
     assert (tmp_path / "exp" / "manifests" / "train.json").is_file()
+
+
+def test_training_can_start_from_a_hub_folder(tmp_path):
+    """``--init_from=<hub folder>`` starts the first stage from its weights."""
+    import torch
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_slim.hub import write_hub_folder
+
+    hparams = load_hyperpyyaml((ROOT / "hparams" / "slim_demucs_tiny.yaml").read_text())
+    model, router = hparams["model"], hparams["router"]
+    with torch.no_grad():
+        for parameter in router.parameters():
+            parameter.fill_(0.25)  # the backbone stage leaves the router untouched
+    folder = write_hub_folder(model, router, str(tmp_path / "hub"))
+    stages = "{backbone: {epochs: 1, lr: 0.001}}"
+    output = run_recipe(
+        tmp_path / "exp", f"--init_from={folder}", "--stage=backbone", f"--stages={stages}",
+        "--evaluate_after_training=False",
+    )
+    assert "initialised the modules from" in output
+    checkpoint = next((tmp_path / "exp" / "save" / "backbone").glob("CKPT+*"))
+    saved = torch.load(checkpoint / "router.ckpt", weights_only=True)
+    assert all(torch.all(value == 0.25) for value in saved.values())
