@@ -29,8 +29,8 @@ __all__ = ["EncoderBlock", "DecoderBlock", "SlimDemucs"]
 DEFAULT_UFS = (0.125, 0.25, 0.5, 1.0)
 
 
-def frame_runs(uf, frames, chunk):
-    """Splits a block's frames into runs of at most ``chunk`` frames at one UF.
+def frame_runs(frames, chunk):
+    """Splits a block's frames into ``(start, end)`` runs of at most ``chunk`` frames.
 
     Without autograd, runs of a few thousand frames keep every temporary in cache,
     which makes a slimmed block several times faster than one pass over the whole
@@ -38,13 +38,10 @@ def frame_runs(uf, frames, chunk):
 
     Example
     -------
-    >>> [run[1:4] for run in frame_runs(0.5, 10, chunk=4)]
-    [(0, 4, 0.5), (4, 8, 0.5), (8, 10, 0.5)]
+    >>> frame_runs(10, chunk=4)
+    [(0, 4), (4, 8), (8, 10)]
     """
-    return [
-        (slice(None), start, min(start + chunk, frames), uf, None)
-        for start in range(0, frames, chunk)
-    ]
+    return [(start, min(start + chunk, frames)) for start in range(0, frames, chunk)]
 
 
 def frame_groups(track, chunk):
@@ -131,15 +128,13 @@ class EncoderBlock(nn.Module):
         if isinstance(uf, torch.Tensor):
             return self._encode_track(x, uf, gate)
         frames = self.conv.frames(x.shape[1])
-        runs = frame_runs(uf, frames, _chunk_frames(self.channels))
+        runs = frame_runs(frames, _chunk_frames(self.channels))
         if len(runs) == 1:
             return self._encode(x, uf)
         stride, kernel = self.conv.stride, self.conv.kernel_size
         out = x.new_empty(x.shape[0], frames, self.channels)
-        for _, start, end, run_uf, _ in runs:
-            out[:, start:end] = self._encode(
-                x[:, start * stride : (end - 1) * stride + kernel], run_uf
-            )
+        for start, end in runs:
+            out[:, start:end] = self._encode(x[:, start * stride : (end - 1) * stride + kernel], uf)
         return out
 
     def _encode_track(self, x, track, gate):
@@ -209,9 +204,9 @@ class DecoderBlock(nn.Module):
         if isinstance(uf, torch.Tensor):
             self._decode_track(x, skip, uf, gate, out)
         else:
-            for _, start, end, run_uf, _ in frame_runs(uf, frames, _chunk_frames(self.channels)):
-                hidden = self.pointwise(x[:, start:end] + skip[:, start:end], run_uf)
-                taps = conv.frame_taps(hidden, run_uf)
+            for start, end in frame_runs(frames, _chunk_frames(self.channels)):
+                hidden = self.pointwise(x[:, start:end] + skip[:, start:end], uf)
+                taps = conv.frame_taps(hidden, uf)
                 for tap in range(conv.taps):
                     out[:, start + tap : end + tap] += taps[:, :, tap]
         out = conv.finish(out, frames)
