@@ -59,6 +59,17 @@ def active_channels(channels, uf):
     return max(1, math.ceil(round(channels * uf, 6)))
 
 
+def _check_input_width(layer, width_in):
+    """Raises unless ``width_in`` is the layer's input width (or a prefix of a slimmable one)."""
+    if width_in != layer.in_channels and not (layer.slim_in and width_in < layer.in_channels):
+        raise ValueError(f"expected {layer.in_channels} input channels, got {width_in}")
+
+
+def _output_width(layer, uf):
+    """Output channels a layer computes at ``uf``."""
+    return active_channels(layer.out_channels, uf) if layer.slim_out else layer.out_channels
+
+
 def _reference_uniform_(tensor, fan_in):
     """PyTorch's default conv initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     bound = 1.0 / math.sqrt(fan_in)
@@ -203,7 +214,7 @@ class SlimConv1d(_TappedConv):
         torch.Tensor
             ``[len(first_rows), ceil(out * uf)]``.
         """
-        width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
+        width_out = _output_width(self, uf)
         windows = torch.cat([blocks[first_rows + tap] for tap in range(self.taps)], dim=1)
         weight = self.masked_weight()
         matrix = weight[:width_out].reshape(width_out, -1)
@@ -212,9 +223,8 @@ class SlimConv1d(_TappedConv):
     def forward(self, x, uf=1.0):
         """Convolves ``x`` [batch, time, in] at utilization ``uf``; returns [batch, frames, out]."""
         batch, length, width_in = x.shape
-        if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
-            raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
-        width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
+        _check_input_width(self, width_in)
+        width_out = _output_width(self, uf)
         frames = self.frames(length)
         blocks = frames + self.taps - 1
         needed = blocks * self.stride
@@ -296,9 +306,8 @@ class SlimPointwise(nn.Module):
     def forward(self, x, uf=1.0):
         """Applies the layer to ``x`` [batch, time, in] at utilization ``uf``."""
         batch, frames, width_in = x.shape
-        if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
-            raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
-        width_out = active_channels(self.out_channels, uf) if self.slim_out else self.out_channels
+        _check_input_width(self, width_in)
+        width_out = _output_width(self, uf)
         rows = x.reshape(batch * frames, width_in)
         weight, bias = self.weight[:, :width_out, :width_in], self.bias[:, :width_out]
         out = torch.addmm(bias[0], rows, weight[0].t())
@@ -363,8 +372,7 @@ class SlimConvTranspose1d(_TappedConv):
             output block ``n + j`` (a block is ``stride`` samples).
         """
         batch, frames, width_in = x.shape
-        if width_in != self.in_channels and not (self.slim_in and width_in < self.in_channels):
-            raise ValueError(f"expected {self.in_channels} input channels, got {width_in}")
+        _check_input_width(self, width_in)
         weight = self.masked_weight()
         taps = x.reshape(batch * frames, width_in) @ weight[:width_in].view(width_in, -1)
         return taps.view(batch, frames, self.taps, self.stride * self.out_channels)
