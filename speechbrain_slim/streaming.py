@@ -1,0 +1,711 @@
+"""Streaming enhancement: a causal SlimDemucs (+ router) run block by block with cached state.
+
+:class:`StreamingEnhancer` takes audio in chunks of any size and returns the
+enhanced samples that are final so far. Its output is **the offline output**:
+the concatenation of everything :meth:`~StreamingEnhancer.feed` and
+:meth:`~StreamingEnhancer.flush` return equals ``model(noisy, uf)`` (or
+``route(model, router, noisy, uf)``) of the whole signal, to float rounding
+(``tests/test_streaming.py``), and has exactly the input's length.
+
+Alignment: output sample ``i`` is input sample ``i`` enhanced. It is returned by
+the call that brings the input ``lookahead_samples`` past it (the model's
+lookahead, rounded to whole frames), so each call returns a few hundred samples
+fewer than it was given until :meth:`~StreamingEnhancer.flush` returns the rest.
+
+How it stays cheap. Work happens per block of ``model.total_stride`` input
+samples (one bottleneck frame, 16 ms for the paper config; several blocks run
+together when a long chunk arrives). Every layer computes only its *new* frames:
+
+* running normalisation: one running power per block (as
+  :meth:`SlimDemucs.input_scale`);
+* sinc up-/downsampling steps: the filter's history is kept (``2 * zeros - 1``
+  samples), only new samples are interpolated;
+* strided convs: the last ``kernel - stride`` input frames are kept as left context;
+* transposed convs: the overlap-add tail of the last frame is kept;
+* recurrent bottleneck and router: their hidden states are kept;
+* skips: encoder frames wait in a buffer until the decoder consumes them.
+
+Each frame runs at its UF's width from prefix views of the layers' own weights
+(built once per UF; nothing of the model is copied except the grouped GRU's
+per-group weights, stacked once so that a step is one batched GEMM).
+
+The normalisation must be causal: ``normalize="running"`` or ``False``. DEMUCS's
+``normalize=True`` divides by the std of the *whole* input, which a stream
+cannot know, and is refused.
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import math
+import time
+
+import torch
+from torch.nn import functional as F
+
+from speechbrain_slim.complexity import block_macs_per_frame, recurrent_macs_per_frame
+from speechbrain_slim.nnet.slimmable import active_channels
+from speechbrain_slim.routing import decide, parse_uf
+
+__all__ = ["StreamingEnhancer"]
+
+
+class _Frames:
+    """The frames of one stream still needed later: ``data`` [n, C] from frame ``start`` on."""
+
+    def __init__(self, channels):
+        self.data = torch.zeros(0, channels)
+        self.start = 0
+
+    @property
+    def end(self):
+        return self.start + self.data.shape[0]
+
+    def append(self, frames):
+        self.data = torch.cat((self.data, frames)) if self.data.shape[0] else frames
+
+    def get(self, first, last):
+        return self.data[first - self.start : last - self.start]
+
+    def forget_before(self, first):
+        if first > self.start:
+            self.data = self.data[first - self.start :]
+            self.start = first
+
+
+def _interpolate(signal, toeplitz, count):
+    """``count`` half-sample interpolations of 1-D ``signal`` (zero past its end).
+
+    Output ``j`` is ``sum_k kernel[k] * signal[j + k]``, computed in blocks through the
+    resampler's banded Toeplitz matrix (``[block + taps - 1, block]``).
+    """
+    span, block = toeplitz.shape
+    blocks = -(-count // block)
+    needed = (blocks - 1) * block + span
+    if signal.shape[0] < needed:
+        signal = F.pad(signal, (0, needed - signal.shape[0]))
+    windows = signal[:needed].unfold(0, span, block)
+    return (windows @ toeplitz).view(-1)[:count]
+
+
+class _Upsample2:
+    """One x2 step of :class:`SincResampler` on a stream: pair ``j`` is final once x[j + zeros] is in."""
+
+    def __init__(self, toeplitz, zeros):
+        self.toeplitz, self.zeros = toeplitz, zeros
+
+    def reset(self):
+        self.pending = self.toeplitz.new_zeros(self.zeros - 1)  # x[done - zeros + 1 :]
+        self.received = self.done = 0
+
+    @staticmethod
+    def ready(received, zeros):
+        return max(0, received - zeros)
+
+    def push(self, x, final):
+        """Adds samples; returns the new upsampled samples and the interpolations spent."""
+        self.pending = torch.cat((self.pending, x))
+        self.received += x.shape[0]
+        total = self.received if final else self.ready(self.received, self.zeros)
+        count = total - self.done
+        if count <= 0:
+            return x[:0], 0
+        halfway = _interpolate(self.pending, self.toeplitz, count)
+        kept = self.pending[self.zeros - 1 : self.zeros - 1 + count]
+        self.pending = self.pending[count:]
+        self.done = total
+        return torch.stack((kept, halfway), dim=-1).view(-1), count
+
+
+class _Downsample2:
+    """One /2 step of :class:`SincResampler` on a stream: output ``i`` needs x up to 2i + 2 zeros - 1."""
+
+    def __init__(self, toeplitz, zeros):
+        self.toeplitz, self.zeros = toeplitz, zeros
+
+    def reset(self):
+        self.pending = self.toeplitz.new_zeros(2 * self.zeros)  # x[2 * (done - zeros) :]
+        self.received = self.done = 0
+
+    @staticmethod
+    def ready(received, zeros):
+        return max(0, received // 2 - zeros + 1)
+
+    def push(self, x, final):
+        """Adds samples; returns the new downsampled samples and the interpolations spent."""
+        self.pending = torch.cat((self.pending, x))
+        self.received += x.shape[0]
+        total = -(-self.received // 2) if final else self.ready(self.received, self.zeros)
+        count = total - self.done
+        if count <= 0:
+            return x[:0], 0
+        usable = self.pending
+        if usable.shape[0] % 2:  # an odd sample waits for its partner (or a zero at the end)
+            usable = F.pad(usable, (0, 1)) if final else usable[:-1]
+        pairs = usable.view(-1, 2)
+        halfway = _interpolate(pairs[:, 1], self.toeplitz, count)
+        even = pairs[self.zeros : self.zeros + count, 0]
+        self.pending = self.pending[2 * count :]
+        self.done = total
+        return (even + halfway) * 0.5, count
+
+
+class _EncoderLevel:
+    """Streaming ``EncoderBlock``: new frames from cached input frames, at per-frame widths."""
+
+    def __init__(self, block, ufs):
+        conv, pointwise = block.conv, block.pointwise
+        self.kernel, self.stride, self.in_channels = conv.kernel_size, conv.stride, conv.in_channels
+        self.glu = pointwise.activation == "glu"
+        channels = block.channels
+        conv_weight = conv.weight.detach().view(channels, -1)  # [C, K * in], (k, in) order
+        point_weight = pointwise.weight.detach().view(-1, channels)  # [halves * C, C]
+        self.views = {}
+        for uf in ufs:
+            width = active_channels(channels, uf)
+            self.views[uf] = (
+                conv.bias.detach()[:width], conv_weight[:width].t(),
+                pointwise.bias.detach().view(-1), point_weight[:, :width].t(),
+            )
+
+    def reset(self):
+        self.inputs = _Frames(self.in_channels)
+        self.done = 0
+
+    @staticmethod
+    def ready(received, kernel, stride):
+        return max(0, (received - kernel) // stride + 1)
+
+    def compute(self, first, last, uf):
+        """Frames ``first .. last - 1`` at ``uf``: ``[last - first, C]``."""
+        rows = self.inputs.get(self.stride * first, self.stride * (last - 1) + self.kernel)
+        windows = rows.reshape(-1).unfold(0, self.kernel * self.in_channels,
+                                          self.stride * self.in_channels)
+        conv_bias, conv_weight, point_bias, point_weight = self.views[uf]
+        hidden = torch.addmm(conv_bias, windows, conv_weight).relu_()
+        out = torch.addmm(point_bias, hidden, point_weight)
+        return F.glu(out, dim=-1) if self.glu else out.relu_()
+
+
+class _DecoderLevel:
+    """Streaming ``DecoderBlock``: new frames of ``x + skip``, overlap-added with a cached tail."""
+
+    def __init__(self, block, ufs):
+        pointwise, conv = block.pointwise, block.conv_tr
+        self.glu, self.relu = pointwise.activation == "glu", block.relu
+        self.channels, self.out_channels = block.channels, conv.out_channels
+        self.stride, self.kernel, self.taps = conv.stride, conv.kernel_size, conv.taps
+        weight, bias = pointwise.weight.detach(), pointwise.bias.detach()
+        tr_weight = conv.weight.detach().view(conv.in_channels, -1)  # [C, taps * S * out]
+        self.block_bias = conv.bias.detach().repeat(conv.stride)  # [S * out]
+        self.views = {}
+        for uf in ufs:
+            width = active_channels(block.channels, uf)
+            halves = [(bias[h, :width], weight[h, :width].t()) for h in range(weight.shape[0])]
+            self.views[uf] = (halves, tr_weight[:width])
+
+    def reset(self):
+        self.inputs = _Frames(self.channels)
+        self.skips = _Frames(self.channels)
+        self.tail = self.block_bias.new_zeros(self.taps - 1, self.block_bias.shape[0])
+        self.done = 0
+
+    def taps_of(self, first, last, uf):
+        """Transposed-conv taps of frames ``first .. last - 1``: ``[frames, taps * S * out]``."""
+        x = self.inputs.get(first, last) + self.skips.get(first, last)
+        halves, tr_weight = self.views[uf]
+        hidden = torch.addmm(halves[0][0], x, halves[0][1])
+        if self.glu:
+            hidden.mul_(torch.addmm(halves[1][0], x, halves[1][1]).sigmoid_())
+        else:
+            hidden.relu_()
+        return hidden @ tr_weight
+
+    def overlap_add(self, taps):
+        """Adds ``[frames, taps * S * out]`` taps to the cached tail; returns final samples."""
+        frames = taps.shape[0]
+        taps = taps.view(frames, self.taps, -1)
+        blocks = torch.cat((taps[:, 0], torch.zeros_like(self.tail)))
+        blocks[: self.taps - 1] += self.tail
+        for tap in range(1, self.taps):
+            blocks[tap : tap + frames] += taps[:, tap]
+        self.tail = blocks[frames:]
+        return self._activate(blocks[:frames].add_(self.block_bias))
+
+    def close(self):
+        """The samples past the last frame's first block (``kernel - stride`` of them)."""
+        rest = (self.tail + self.block_bias).view(-1, self.out_channels)
+        return self._activate(rest[: self.kernel - self.stride])
+
+    def _activate(self, blocks):
+        samples = blocks.reshape(-1, self.out_channels)
+        return samples.clamp_(min=0) if self.relu else samples
+
+
+class _GroupedGRUSteps:
+    """Stateful steps of :class:`GroupedGRU` (same maths as its ``_scan_layer``)."""
+
+    def __init__(self, gru):
+        self.groups, self.layers = gru.groups, gru.layers
+        self.width = gru.channels // gru.groups
+        self.weights = []
+        width = self.width
+        for layer in range(gru.layers):
+            def stack(name, layer=layer):
+                return torch.stack([getattr(g, f"{name}_l{layer}").detach() for g in gru.grus])
+
+            w_ih, w_hh, b_ih, b_hh = (stack(n) for n in ("weight_ih", "weight_hh", "bias_ih",
+                                                          "bias_hh"))
+            bias = b_ih + torch.cat([b_hh[:, : 2 * width], torch.zeros_like(b_hh[:, 2 * width :])],
+                                    1)
+            self.weights.append((
+                bias.unsqueeze(1), w_ih.transpose(1, 2).contiguous(),
+                w_hh[:, : 2 * width].transpose(1, 2).contiguous(),
+                w_hh[:, 2 * width :].transpose(1, 2).contiguous(), b_hh[:, 2 * width :].unsqueeze(1),
+            ))
+
+    def reset(self):
+        self.hidden = [self.weights[0][0].new_zeros(self.groups, 1, self.width)
+                       for _ in range(self.layers)]
+
+    def __call__(self, x):
+        frames, channels = x.shape
+        width = self.width
+        for layer, (bias, w_ih, w_rz, w_n, b_n) in enumerate(self.weights):
+            inputs = x.view(frames, self.groups, width).transpose(0, 1)
+            projected = torch.baddbmm(bias, inputs, w_ih)  # [groups, frames, 3 * width]
+            hidden, outputs = self.hidden[layer], []
+            for frame in range(frames):
+                gates_x = projected[:, frame : frame + 1]
+                reset_update = torch.baddbmm(gates_x[..., : 2 * width], hidden, w_rz).sigmoid()
+                candidate = torch.addcmul(gates_x[..., 2 * width :], reset_update[..., :width],
+                                          torch.baddbmm(b_n, hidden, w_n)).tanh()
+                hidden = torch.lerp(candidate, hidden, reset_update[..., width:])
+                outputs.append(hidden)
+            self.hidden[layer] = hidden
+            x = torch.cat(outputs, dim=1).transpose(0, 1).reshape(frames, channels)
+        return x
+
+
+class _LSTMSteps:
+    """Stateful steps of :class:`LSTMBottleneck` (the module's own ``nn.LSTM``)."""
+
+    def __init__(self, bottleneck):
+        self.lstm = bottleneck.lstm
+
+    def reset(self):
+        self.state = None
+
+    def __call__(self, x):
+        out, self.state = self.lstm(x.unsqueeze(0), self.state)
+        return out[0]
+
+
+class _RouterSteps:
+    """Stateful :class:`Router`: one decision per ``frame_stride`` normalised samples."""
+
+    def __init__(self, router, ufs, cap, shift):
+        self.router, self.ufs, self.cap, self.shift = router, ufs, cap, shift
+        self.stride, self.kernel = router.frame_stride, router.kernel_size
+
+    def reset(self):
+        self.inputs = torch.zeros(0)
+        self.start = self.done = 0
+        self.state = None
+
+    @staticmethod
+    def ready(received, kernel, stride):
+        return max(0, (received - kernel) // stride + 1)
+
+    def push(self, x, total_frames=None):
+        """Adds normalised samples; returns the new decisions (all of them when ``total_frames``)."""
+        self.inputs = torch.cat((self.inputs, x))
+        end = self.start + self.inputs.shape[0]
+        last = total_frames or self.ready(end, self.kernel, self.stride)
+        if last <= self.done:
+            return []
+        first_sample = self.stride * self.done - self.start
+        window = self.inputs[first_sample : self.stride * (last - 1) + self.kernel - self.start]
+        needed = self.stride * (last - self.done - 1) + self.kernel
+        if window.shape[0] < needed:
+            window = F.pad(window, (0, needed - window.shape[0]))
+        router = self.router
+        features = router.conv(window.view(1, -1, 1)).relu_()
+        hidden, self.state = router.gru(features, self.state)
+        track = decide(router.classifier(hidden), self.ufs, cap=self.cap, shift=self.shift)[0]
+        drop = self.stride * last - self.start
+        self.inputs, self.start, self.done = self.inputs[drop:], self.start + drop, last
+        return track[0].tolist()
+
+
+class _InputScale:
+    """The running normalisation of :meth:`SlimDemucs.input_scale`, one block at a time."""
+
+    def __init__(self, model):
+        self.running = model.normalize_mode == "running"
+        self.block = model.total_stride
+        self.floor = model.floor
+        self.decay = math.exp(-self.block / (model.norm_time_constant * model.sample_rate))
+
+    def reset(self):
+        self.power = None
+
+    def __call__(self, samples):
+        """Normalises whole blocks (the last may be partial); returns them and the block stds."""
+        if not self.running:
+            return samples, None
+        blocks = -(-samples.shape[0] // self.block)
+        padded = F.pad(samples, (0, blocks * self.block - samples.shape[0]))
+        stds = []
+        for power in padded.view(blocks, self.block).pow(2).mean(-1).tolist():
+            self.power = power if self.power is None else (
+                self.decay * self.power + (1 - self.decay) * power)
+            stds.append(math.sqrt(max(self.power, 0.0)))
+        std = samples.new_tensor(stds)
+        scale = (self.floor + std).repeat_interleave(self.block)[: samples.shape[0]]
+        return samples / scale, std
+
+
+class StreamingEnhancer:
+    """Enhances a stream chunk by chunk with a causal SlimDemucs, exactly as offline.
+
+    Arguments
+    ---------
+    model : SlimDemucs
+        A causal model with ``normalize="running"`` or ``False``.
+    router : Router, optional
+        The router (needed for ``uf="auto"`` and caps ``"max=<uf>"``).
+    uf : str or float
+        ``"auto"`` (the router decides every bottleneck frame as audio arrives), a
+        UF of the model, or a cap ``"max=<uf>"`` (see :mod:`speechbrain_slim.routing`).
+    shift : float
+        Router operating-point shift (as in :func:`speechbrain_slim.routing.route`).
+
+    The stream is mono at ``model.sample_rate`` (callers resample). One block of
+    ``model.total_stride`` samples is one bottleneck frame; a frame's cost is
+    counted in :attr:`macs` and timed in :attr:`seconds_per_frame`.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=4, depth=2, normalize="running").eval()
+    >>> streamer = StreamingEnhancer(model, uf=0.5)
+    >>> noisy = torch.randn(1000)
+    >>> parts = [streamer.feed(noisy[i : i + 100]) for i in range(0, 1000, 100)]
+    >>> enhanced = torch.cat(parts + [streamer.flush()])
+    >>> offline = model(noisy.unsqueeze(0), 0.5)[0][0]
+    >>> enhanced.shape, bool((enhanced - offline).abs().max() < 1e-4)
+    (torch.Size([1000]), True)
+    >>> streamer.mean_uf, streamer.latency_ms > 0
+    (0.5, True)
+    """
+
+    def __init__(self, model, router=None, uf=1.0, shift=0.0):
+        _check_streamable(model)
+        self.mode, self.value = parse_uf(uf, model.ufs)
+        if self.mode != "fixed":
+            _check_router(model, router, uf)
+        self.model, self.router, self.shift = model, router, float(shift)
+        self.block = model.total_stride
+        self.sample_rate = model.sample_rate
+        ufs = model.ufs if self.mode != "fixed" else (self.value,)
+        resampler = model.resampler
+        toeplitz, zeros = resampler.toeplitz, resampler.zeros
+        self._up = [_Upsample2(toeplitz, zeros) for _ in range(resampler.steps)]
+        self._down = [_Downsample2(toeplitz, zeros) for _ in range(resampler.steps)]
+        self._scale = _InputScale(model)
+        self._encoders = [_EncoderLevel(block, ufs) for block in model.encoder]
+        self._decoders = [_DecoderLevel(block, ufs) for block in model.decoder][::-1]
+        self._ratios = [model.stride ** (model.depth - 1 - level) for level in range(model.depth)]
+        if model.bottleneck_type == "lstm":
+            self._bottleneck = _LSTMSteps(model.lstm)
+        else:
+            self._bottleneck = _GroupedGRUSteps(model.lstm)
+        self._router = None
+        if self.mode != "fixed":
+            cap = self.value if self.mode == "cap" else None
+            self._router = _RouterSteps(router, model.ufs, cap, self.shift)
+        half = [{uf: block_macs_per_frame(model, level, uf) // 2 for uf in ufs}
+                for level in range(model.depth)]
+        self._level_macs = half
+        self._recurrent_macs = recurrent_macs_per_frame(model)
+        self._router_macs = router.macs_per_frame() if self._router is not None else 0
+        self._lookahead = self._steady_lookahead()
+        self.reset()
+
+    def reset(self):
+        """Forgets the stream (all cached state and statistics); the next feed starts anew."""
+        for stage in (*self._up, *self._down, self._scale, *self._encoders, *self._decoders,
+                      self._bottleneck):
+            stage.reset()
+        if self._router is not None:
+            self._router.reset()
+        self._raw = torch.zeros(0)  # input samples not yet in a whole block
+        self._stds = torch.zeros(0)  # per-block std of blocks whose output is pending
+        self._std_start = 0
+        self._received = self._emitted = 0
+        self._decisions = []
+        self.track = []
+        self.macs = 0
+        self.seconds = 0.0
+        self.finished = False
+
+    # ---------------------------------------------------------------- public API
+    @property
+    def lookahead_samples(self):
+        """Input samples that must follow an output sample before it is returned (block-aligned)."""
+        return self._lookahead
+
+    @property
+    def latency_samples(self):
+        """Algorithmic latency: lookahead plus one block of buffering (the first sample of a
+        block waits for the rest of its block), like ``DemucsStreamer``'s total lag."""
+        return self._lookahead + self.block
+
+    @property
+    def latency_ms(self):
+        """:attr:`latency_samples` in milliseconds."""
+        return 1000.0 * self.latency_samples / self.sample_rate
+
+    @property
+    def frames(self):
+        """Bottleneck frames computed so far (one per ``total_stride`` input samples)."""
+        return len(self.track)
+
+    @property
+    def mean_uf(self):
+        """Mean UF of the bottleneck frames computed so far (``None`` before the first)."""
+        return sum(self.track) / len(self.track) if self.track else None
+
+    @property
+    def seconds_per_frame(self):
+        """Mean wall time per block of ``total_stride`` input samples processed so far."""
+        blocks = self._received // self.block
+        return self.seconds / blocks if blocks else None
+
+    @property
+    def real_time_factor(self):
+        """Processing time / audio duration, over everything fed so far."""
+        if not self._received:
+            return None
+        return self.seconds * self.sample_rate / self._received
+
+    def stats(self):
+        """Latency, mean UF, MACs, time per frame and real-time factor as a dict."""
+        return {
+            "latency_ms": self.latency_ms, "frames": self.frames, "mean_uf": self.mean_uf,
+            "macs": self.macs, "seconds_per_frame": self.seconds_per_frame,
+            "real_time_factor": self.real_time_factor,
+        }
+
+    def feed(self, chunk):
+        """Adds input samples; returns the enhanced samples that are final now.
+
+        Arguments
+        ---------
+        chunk : torch.Tensor or array
+            ``[time]`` (or ``[1, time]``) float samples at the model's rate, any length.
+
+        Returns
+        -------
+        torch.Tensor
+            The next enhanced samples, aligned with the input (the first call's output
+            starts at input sample 0), same dimensionality as ``chunk``; possibly empty.
+        """
+        samples, two_dimensional = self._check_chunk(chunk)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            self._raw = torch.cat((self._raw, samples))
+            self._received += samples.shape[0]
+            whole = self._raw.shape[0] // self.block * self.block
+            out = samples[:0]
+            if whole:
+                out = self._process(self._raw[:whole], final=False)
+                self._raw = self._raw[whole:]
+        self.seconds += time.perf_counter() - start
+        out = out.clone()  # a normal tensor (not an inference tensor) for the caller
+        return out.unsqueeze(0) if two_dimensional else out
+
+    def flush(self):
+        """Ends the stream: returns every remaining output sample (zero-padded like offline).
+
+        Afterwards the outputs of all calls have exactly the input's length; call
+        :meth:`reset` to start another stream.
+        """
+        if self.finished:
+            raise RuntimeError("the stream is already flushed: call reset() to start another")
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = self._process(self._raw, final=True) if self._received else torch.zeros(0)
+            self._raw = self._raw[:0]
+        self.seconds += time.perf_counter() - start
+        self.finished = True
+        return out.clone()
+
+    # ---------------------------------------------------------------- internals
+    def _check_chunk(self, chunk):
+        if self.finished:
+            raise RuntimeError("the stream is flushed: call reset() before feeding a new one")
+        if not isinstance(chunk, torch.Tensor):
+            chunk = torch.as_tensor(chunk)
+        two_dimensional = chunk.dim() == 2
+        if two_dimensional and chunk.shape[0] == 1:
+            chunk = chunk[0]
+        if chunk.dim() != 1:
+            raise ValueError(
+                f"expected a mono chunk of shape [time] or [1, time], got {tuple(chunk.shape)} "
+                f"(use one streamer per channel)")
+        if not chunk.is_floating_point():
+            raise ValueError(f"expected float samples, got {chunk.dtype}")
+        chunk = chunk.detach().to(torch.float32)
+        if not torch.isfinite(chunk).all():
+            raise ValueError("the chunk contains NaN or Inf samples")
+        return chunk, two_dimensional
+
+    def _process(self, raw, final):
+        """Runs every stage as far as the input allows (to the end of the stream when final)."""
+        model = self.model
+        normalized, std = self._scale(raw)
+        if std is not None:
+            self._stds = torch.cat((self._stds, std))
+        if final:
+            length = self._received
+            normalized = F.pad(normalized, (0, model.valid_length(length) - length))
+            total_frames = model.bottleneck_frames(length)
+        if self._router is not None:
+            new = self._router.push(normalized, total_frames if final else None)
+            self._decisions += new
+            self.macs += len(new) * self._router_macs
+        x = normalized
+        for step in self._up:
+            x, interpolated = step.push(x, final)
+            self.macs += interpolated * model.resampler.taps
+        new = x.view(-1, 1)
+        for level, encoder in enumerate(self._encoders):
+            encoder.inputs.append(new)
+            last = encoder.ready(encoder.inputs.end, encoder.kernel, encoder.stride)
+            new = self._run_level(level, encoder, encoder.done, last, final)
+            encoder.inputs.forget_before(encoder.stride * encoder.done)
+            self._decoders[level].skips.append(new)
+        first = self.frames
+        new = self._bottleneck(new) if new.shape[0] else new
+        for frame in range(first, first + new.shape[0]):
+            self.track.append(self.value if self._router is None else self._decision(frame))
+        self.macs += new.shape[0] * self._recurrent_macs
+        for level in reversed(range(model.depth)):
+            decoder = self._decoders[level]
+            decoder.inputs.append(new)
+            last = min(decoder.inputs.end, decoder.skips.end)
+            new = self._run_level(level, decoder, decoder.done, last, final)
+            if final:
+                new = torch.cat((new, decoder.close()))
+            decoder.inputs.forget_before(decoder.done)
+            decoder.skips.forget_before(decoder.done)
+        y = new.view(-1)
+        for step in self._down:
+            y, interpolated = step.push(y, final)
+            self.macs += interpolated * model.resampler.taps
+        return self._finish(y, final)
+
+    def _decision(self, frame):
+        return self._decisions[min(frame, len(self._decisions) - 1)]
+
+    def _runs(self, level, first, last, final):
+        """Splits frames ``first .. last - 1`` of ``level`` into ``(first, last, uf)`` runs."""
+        if self._router is None:
+            return [(first, last, self.value)] if first < last else []
+        ratio = self._ratios[level]
+        if not final:
+            last = min(last, len(self._decisions) * ratio)
+        runs = []
+        while first < last:
+            end = min(last, (first // ratio + 1) * ratio)
+            uf = self._decision(first // ratio)
+            if runs and runs[-1][2] == uf:
+                runs[-1] = (runs[-1][0], end, uf)
+            else:
+                runs.append((first, end, uf))
+            first = end
+        return runs
+
+    def _run_level(self, level, stage, first, last, final):
+        """Computes the new frames of an encoder or decoder level, run by run."""
+        runs = self._runs(level, first, last, final)
+        if not runs:
+            if isinstance(stage, _EncoderLevel):
+                return stage.inputs.data.new_zeros(0, self._decoders[level].channels)
+            return stage.tail.new_zeros(0, stage.out_channels)
+        macs = self._level_macs[level]
+        encoder = isinstance(stage, _EncoderLevel)
+        parts = []
+        for start, end, uf in runs:
+            parts.append(stage.compute(start, end, uf) if encoder else stage.taps_of(start, end, uf))
+            self.macs += (end - start) * macs[uf]
+        stage.done = runs[-1][1]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return out if encoder else stage.overlap_add(out)
+
+    def _finish(self, y, final):
+        """Scales the output back by the input's std, cut to the input's length."""
+        first = self._emitted
+        if final:
+            y = y[: self._received - first]
+        last = first + y.shape[0]
+        if self._stds.shape[0] and y.shape[0]:
+            index = torch.arange(first, last) // self.block - self._std_start
+            y = y * self._stds[index]
+            drop = last // self.block - self._std_start
+            self._stds = self._stds[drop:]
+            self._std_start += drop
+        self._emitted = last
+        return y
+
+    def _steady_lookahead(self):
+        """Input samples past an output sample before it is final, from the stages' arithmetic."""
+        def emitted(received):
+            decisions = (_RouterSteps.ready(received, self._router.kernel, self._router.stride)
+                         if self._router is not None else None)
+            count = received
+            for step in self._up:
+                count = 2 * step.ready(count, step.zeros)
+            frames = []
+            for level, encoder in enumerate(self._encoders):
+                count = encoder.ready(count, encoder.kernel, encoder.stride)
+                if decisions is not None:
+                    count = min(count, decisions * self._ratios[level])
+                frames.append(count)
+            for level in reversed(range(len(frames))):
+                count = min(count, frames[level])
+                if decisions is not None:
+                    count = min(count, decisions * self._ratios[level])
+                count *= self._decoders[level].stride
+            for step in self._down:
+                count = step.ready(count, step.zeros)
+            return count
+
+        start = 64 * self.block * self.model.stride
+        return max(received - emitted(received)
+                   for received in range(start, start + 8 * self.block, self.block))
+
+
+def _check_streamable(model):
+    if not getattr(model, "causal", False):
+        raise ValueError("streaming needs a causal model (causal=True): this one looks ahead "
+                         "through a bidirectional bottleneck")
+    if model.normalize_mode == "global":
+        raise ValueError(
+            "streaming cannot reproduce normalize=True/'global': it divides by the std of the "
+            "whole input, unknown until the stream ends. Use a model trained with "
+            "normalize='running' (or False)")
+    if model.kernel_size % model.stride:
+        raise ValueError(f"streaming needs kernel_size ({model.kernel_size}) to be a multiple of "
+                         f"stride ({model.stride})")
+
+
+def _check_router(model, router, uf):
+    if router is None:
+        raise ValueError(f"uf={uf!r} needs a router, and none was given")
+    if tuple(router.ufs) != tuple(model.ufs) or router.frame_stride != model.total_stride:
+        raise ValueError(
+            f"router (ufs {router.ufs}, stride {router.frame_stride}) does not match the model "
+            f"(ufs {model.ufs}, stride {model.total_stride})")
