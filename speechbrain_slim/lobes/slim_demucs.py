@@ -16,6 +16,7 @@ Authors
 """
 
 import math
+from typing import NamedTuple, Optional
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ from speechbrain_slim.nnet.recurrent import GroupedGRU, LSTMBottleneck
 from speechbrain_slim.nnet.resample import SincResampler
 from speechbrain_slim.nnet.slimmable import SlimConv1d, SlimConvTranspose1d, SlimPointwise
 
-__all__ = ["EncoderBlock", "DecoderBlock", "SlimDemucs"]
+__all__ = ["EncoderBlock", "DecoderBlock", "SlimDemucs", "track_plan"]
 
 DEFAULT_UFS = (0.125, 0.25, 0.5, 1.0)
 
@@ -44,44 +45,116 @@ def frame_runs(frames, chunk):
     return [(start, min(start + chunk, frames)) for start in range(0, frames, chunk)]
 
 
-def frame_groups(track, chunk):
-    """Groups the frames of a ``[batch, frames]`` UF track by UF, ``chunk`` frames at a time.
+class TrackPlan(NamedTuple):
+    """How a block computes the frames of a UF track (see :func:`track_plan`).
 
-    Each group's frames are computed together at their UF's width: frames routed
-    to a small UF never touch the wider channels.
+    Attributes
+    ----------
+    runs : list of (int, int, int, float)
+        ``(item, start, end, uf)``: frames ``start:end`` of batch item ``item``, all at
+        ``uf``, computed as one slice of the block's input.
+    rows : torch.Tensor
+        Flattened indices (``item * frames + frame``) of the other frames, grouped by UF
+        (ascending within a UF).
+    groups : list of (int, int, float)
+        ``(first, last, uf)``: ``rows[first:last]`` are computed together at ``uf``.
+    inverse : torch.Tensor or None
+        Position of every frame in ``rows`` when ``rows`` holds all frames (no runs).
+    """
+
+    runs: list
+    rows: torch.Tensor
+    groups: list
+    inverse: Optional[torch.Tensor]
+
+
+def track_plan(track, chunk, min_run=None):
+    """Plans a block's pass along a ``[batch, frames]`` UF track.
+
+    A run of at least ``min_run`` frames at one UF is computed as a slice of the
+    block's input (no gather, no scatter), at most ``chunk`` frames at a time. The
+    frames of shorter runs are gathered by UF and computed ``chunk`` at a time, so a
+    track that switches often costs a few GEMMs per UF rather than a few per run.
+    Either way, frames routed to a small UF never touch the wider channels.
 
     Arguments
     ---------
     track : torch.Tensor
         ``[batch, frames]`` UF of every frame.
     chunk : int
-        Frames (batch and time flattened) examined at a time.
+        Largest number of frames computed together.
+    min_run : int, optional
+        Shortest run computed as a slice (``None``: every frame is gathered).
 
     Returns
     -------
-    list of (torch.Tensor, float)
-        Flattened frame indices (``item * frames + frame``) and their UF.
+    TrackPlan
 
     Example
     -------
-    >>> track = torch.tensor([[0.25, 1.0, 0.25], [1.0, 1.0, 0.5]])
-    >>> [(rows.tolist(), uf) for rows, uf in frame_groups(track, chunk=100)]
-    [([0, 2], 0.25), ([5], 0.5), ([1, 3, 4], 1.0)]
+    >>> track = torch.tensor([[0.5, 0.5, 0.5, 1.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]])
+    >>> plan = track_plan(track, chunk=4, min_run=3)
+    >>> plan.runs
+    [(0, 0, 3, 0.5), (1, 0, 2, 1.0), (1, 2, 5, 1.0)]
+    >>> plan.rows.tolist(), plan.groups
+    ([4, 3], [(0, 1, 0.5), (1, 2, 1.0)])
+    >>> track_plan(track, chunk=4).groups
+    [(0, 4, 0.5), (4, 7, 1.0), (7, 10, 1.0)]
     """
+    batch, frames = track.shape
+    total = batch * frames
     flat = track.reshape(-1)
-    groups = []
-    for start in range(0, flat.numel(), chunk):
-        part = flat[start : start + chunk]
-        for value in torch.unique(part).tolist():
-            rows = (part == value).nonzero().flatten() + start
-            groups.append((rows, value))
-    return groups
+    # runs: the track is piecewise constant, so everything below is per run, not per frame
+    starts = torch.ones(batch, frames, dtype=torch.bool, device=track.device)
+    starts[:, 1:] = track[:, 1:] != track[:, :-1]
+    starts = starts.view(-1).nonzero().flatten()
+    lengths = torch.diff(starts, append=starts.new_tensor([total]))
+    run_ufs = flat[starts]
+    values = sorted(set(run_ufs.tolist()))
+    key = torch.searchsorted(run_ufs.new_tensor(values), run_ufs)
+    runs = []
+    if min_run is not None:
+        long = lengths >= min_run
+        if bool(long.any()):
+            key = key.masked_fill(long, len(values))
+            for first, length, uf in zip(
+                starts[long].tolist(), lengths[long].tolist(), run_ufs[long].tolist()
+            ):
+                item, first = divmod(first, frames)
+                pieces = -(-length // chunk)
+                bounds = [first + piece * length // pieces for piece in range(pieces + 1)]
+                runs += [(item, a, b, uf) for a, b in zip(bounds[:-1], bounds[1:])]
+    counts = torch.zeros(len(values) + 1, dtype=lengths.dtype, device=track.device)
+    counts = counts.index_add_(0, key, lengths).tolist()
+    frame_key = torch.repeat_interleave(key.to(torch.uint8), lengths)
+    rows = torch.argsort(frame_key, stable=True)
+    groups, first = [], 0
+    for uf, count in zip(values, counts):
+        pieces = -(-count // chunk)
+        bounds = [first + piece * count // pieces for piece in range(pieces + 1)]
+        groups += [(a, b, uf) for a, b in zip(bounds[:-1], bounds[1:])]
+        first += count
+    inverse = None
+    if not runs:
+        inverse = torch.empty_like(rows).scatter_(0, rows, torch.arange(total, device=rows.device))
+    return TrackPlan(runs, rows[:first], groups, inverse)
 
 
 def _chunk_frames(block_width):
     if torch.is_grad_enabled():
         return 1 << 62
     return max(64, (1 << 17) // block_width)
+
+
+def _min_run(block_width):
+    """Shortest run a block computes as a slice (``None`` with autograd: fewer graph nodes)."""
+    if torch.is_grad_enabled():
+        return None
+    return max(1, _SLICE_WORK // block_width)
+
+
+# Frames x channels from which a run's per-call overhead costs less than gathering its frames.
+_SLICE_WORK = 1 << 16
 
 
 class EncoderBlock(nn.Module):
@@ -138,19 +211,35 @@ class EncoderBlock(nn.Module):
         return out
 
     def _encode_track(self, x, track, gate):
-        """Per-frame widths: the frames of each UF are gathered and computed together."""
-        blocks, frames = self.conv.input_blocks(x)
-        batch, per_item = blocks.shape[:2]
-        blocks = blocks.reshape(batch * per_item, -1)
-        out = x.new_empty(batch * frames, self.channels)
-        for rows, run_uf in frame_groups(track, _chunk_frames(self.channels)):
-            first_blocks = rows // frames * per_item + rows % frames
-            hidden = self.conv.gathered_frames(blocks, first_blocks, run_uf)
-            hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
+        """Per-frame widths: long runs are computed as slices, other frames gathered by UF."""
+        batch, frames = track.shape
+        grad = torch.is_grad_enabled()
+        plan = track_plan(track, _chunk_frames(self.channels), _min_run(self.channels))
+        stride, kernel = self.conv.stride, self.conv.kernel_size
+        out = x.new_empty(batch, frames, self.channels)
+        for item, start, end, uf in plan.runs:
+            hidden = self.conv(x[item : item + 1, start * stride : (end - 1) * stride + kernel], uf)
+            hidden = torch.relu(hidden) if grad else hidden.relu_()
             if gate is not None:
-                hidden = hidden * gate.reshape(-1)[rows].unsqueeze(-1)
-            out.index_copy_(0, rows, self.pointwise(hidden.unsqueeze(0), run_uf)[0])
-        return out.view(batch, frames, self.channels)
+                hidden = hidden * gate[item, start:end].view(1, -1, 1)
+            out[item, start:end] = self.pointwise(hidden, uf)[0]
+        if not plan.groups:
+            return out
+        blocks, _ = self.conv.input_blocks(x)
+        blocks = blocks.reshape(-1, blocks.shape[-1])
+        # frame n of item b starts at block b * (frames + taps - 1) + n
+        first_blocks = plan.rows + plan.rows // frames * (self.conv.taps - 1)
+        gathered = x.new_empty(len(plan.rows), self.channels)
+        for first, last, uf in plan.groups:
+            hidden = self.conv.gathered_frames(blocks, first_blocks[first:last], uf)
+            hidden = torch.relu(hidden) if grad else hidden.relu_()
+            if gate is not None:
+                hidden = hidden * gate.reshape(-1)[plan.rows[first:last]].unsqueeze(-1)
+            gathered[first:last] = self.pointwise(hidden.unsqueeze(0), uf)[0]
+        if plan.inverse is not None:
+            return gathered.index_select(0, plan.inverse).view(batch, frames, self.channels)
+        out.view(batch * frames, self.channels).index_copy_(0, plan.rows, gathered)
+        return out
 
 
 class DecoderBlock(nn.Module):
@@ -216,24 +305,42 @@ class DecoderBlock(nn.Module):
 
 
     def _decode_track(self, x, skip, track, gate, out):
-        """Per-frame widths: gathers each UF's frames, overlap-adds their taps into ``out``."""
+        """Per-frame widths: long runs are computed as slices, other frames gathered by UF.
+
+        The taps of gathered frames are put back in frame order (a gather, much cheaper
+        than scattered adds) and overlap-added like those of a static pass.
+        """
         batch, frames, channels = x.shape
+        grad = torch.is_grad_enabled()
         conv = self.conv_tr
-        blocks_per_item = out.shape[1]
-        out = out.view(batch * blocks_per_item, -1)
-        x = x.reshape(batch * frames, channels)
-        skip_frames = skip.shape[1]
-        skip = skip.reshape(batch * skip_frames, channels)
-        for rows, run_uf in frame_groups(track, _chunk_frames(self.channels)):
-            item, frame = rows // frames, rows % frames
-            inputs = x[rows] + skip[item * skip_frames + frame]
-            hidden = self.pointwise(inputs.unsqueeze(0), run_uf)
+        plan = track_plan(track, _chunk_frames(self.channels), _min_run(self.channels))
+        inputs = x + skip[:, :frames]
+        for item, start, end, uf in plan.runs:
+            hidden = self.pointwise(inputs[item : item + 1, start:end], uf)
+            if gate is not None:
+                hidden = hidden * gate[item, start:end].view(1, -1, 1)
+            taps = conv.frame_taps(hidden, uf)
+            for tap in range(conv.taps):
+                out[item : item + 1, start + tap : end + tap] += taps[:, :, tap]
+        if not plan.groups:
+            return
+        inputs = inputs.view(batch * frames, channels)
+        width = conv.stride * conv.out_channels
+        gathered = x.new_empty(len(plan.rows), conv.taps, width)
+        for first, last, uf in plan.groups:
+            rows = plan.rows[first:last]
+            hidden = self.pointwise(inputs.index_select(0, rows).unsqueeze(0), uf)
             if gate is not None:
                 hidden = hidden * gate.reshape(-1)[rows].view(1, -1, 1)
-            taps = conv.frame_taps(hidden, run_uf)[0]
-            first_block = item * blocks_per_item + frame
-            for tap in range(conv.taps):
-                out.index_add_(0, first_block + tap, taps[:, tap])
+            gathered[first:last] = conv.frame_taps(hidden, uf)[0]
+        if plan.inverse is not None:
+            frame_taps = gathered.index_select(0, plan.inverse)
+        else:
+            frame_taps = x.new_zeros(batch * frames, conv.taps, width)
+            frame_taps.index_copy_(0, plan.rows, gathered)
+        frame_taps = frame_taps.view(batch, frames, conv.taps, width)
+        for tap in range(conv.taps):
+            out[:, tap : tap + frames] += frame_taps[:, :, tap]
 
 
 class SlimDemucs(nn.Module):

@@ -215,7 +215,13 @@ class SlimConv1d(_TappedConv):
             ``[len(first_rows), ceil(out * uf)]``.
         """
         width_out = _output_width(self, uf)
-        windows = torch.cat([blocks[first_rows + tap] for tap in range(self.taps)], dim=1)
+        rows, row_width = blocks.shape
+        if blocks.is_contiguous():
+            # frame n's window (blocks n .. n + taps - 1) is contiguous: one gather from a view
+            windows = blocks.as_strided((rows - self.taps + 1, self.taps * row_width), (row_width, 1))
+            windows = windows[first_rows]
+        else:
+            windows = torch.cat([blocks[first_rows + tap] for tap in range(self.taps)], dim=1)
         weight = self.masked_weight()
         matrix = weight[:width_out].reshape(width_out, -1)
         return torch.addmm(self.bias[:width_out], windows, matrix.t())
