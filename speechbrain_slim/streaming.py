@@ -73,29 +73,50 @@ class _Frames:
             self.start = first
 
 
-def _interpolate(signal, toeplitz, count):
-    """``count`` half-sample interpolations of 1-D ``signal`` (zero past its end).
+def _banded(signal, matrix, hop, count):
+    """The first ``count`` outputs of a banded linear map over 1-D ``signal`` (zero past its end).
 
-    Output ``j`` is ``sum_k kernel[k] * signal[j + k]``, computed in blocks through the
-    resampler's banded Toeplitz matrix (``[block + taps - 1, block]``).
+    Output block ``b`` (``matrix.shape[1]`` values) is ``signal[b * hop : b * hop + span] @
+    matrix`` with ``span = matrix.shape[0]``: one GEMM for any number of blocks.
     """
-    span, block = toeplitz.shape
-    blocks = -(-count // block)
-    needed = (blocks - 1) * block + span
+    span, width = matrix.shape
+    blocks = -(-count // width)
+    needed = (blocks - 1) * hop + span
     if signal.shape[0] < needed:
         signal = F.pad(signal, (0, needed - signal.shape[0]))
-    windows = signal[:needed].unfold(0, span, block)
-    return (windows @ toeplitz).view(-1)[:count]
+    return (signal[:needed].unfold(0, span, hop) @ matrix).view(-1)[:count]
+
+
+def _resampling_matrices(resampler, block=64):
+    """Banded matrices doing one x2 up- and one /2 downsampling step of ``resampler``.
+
+    Up (``[block + taps - 1, 2 * block]``): columns ``2c, 2c + 1`` give input sample
+    ``c`` (the window starts ``zeros - 1`` samples earlier) and its half-sample
+    interpolation. Down (``[2 * (block + taps - 1), block]``): output ``c`` is
+    ``(x[2c + 2 zeros] + sum_k kernel[k] * x[2 (c + k) + 1]) / 2``, the window starting
+    ``2 zeros`` samples earlier. The kernel is the resampler's own.
+    """
+    zeros, taps = resampler.zeros, resampler.taps
+    kernel = resampler.toeplitz[:taps, 0]
+    up = kernel.new_zeros(block + taps - 1, 2 * block)
+    down = kernel.new_zeros(2 * (block + taps - 1), block)
+    for c in range(block):
+        up[c + zeros - 1, 2 * c] = 1.0
+        up[c : c + taps, 2 * c + 1] = kernel
+        down[2 * (c + zeros), c] = 0.5
+        down[2 * c + 1 : 2 * (c + taps) : 2, c] = 0.5 * kernel
+    return up, down
 
 
 class _Upsample2:
     """One x2 step of :class:`SincResampler` on a stream: pair ``j`` is final once x[j + zeros] is in."""
 
-    def __init__(self, toeplitz, zeros):
-        self.toeplitz, self.zeros = toeplitz, zeros
+    def __init__(self, matrix, zeros):
+        self.matrix, self.zeros = matrix, zeros
+        self.hop = matrix.shape[1] // 2
 
     def reset(self):
-        self.pending = self.toeplitz.new_zeros(self.zeros - 1)  # x[done - zeros + 1 :]
+        self.pending = self.matrix.new_zeros(self.zeros - 1)  # x[done - zeros + 1 :]
         self.received = self.done = 0
 
     @staticmethod
@@ -110,21 +131,21 @@ class _Upsample2:
         count = total - self.done
         if count <= 0:
             return x[:0], 0
-        halfway = _interpolate(self.pending, self.toeplitz, count)
-        kept = self.pending[self.zeros - 1 : self.zeros - 1 + count]
+        out = _banded(self.pending, self.matrix, self.hop, 2 * count)
         self.pending = self.pending[count:]
         self.done = total
-        return torch.stack((kept, halfway), dim=-1).view(-1), count
+        return out, count
 
 
 class _Downsample2:
     """One /2 step of :class:`SincResampler` on a stream: output ``i`` needs x up to 2i + 2 zeros - 1."""
 
-    def __init__(self, toeplitz, zeros):
-        self.toeplitz, self.zeros = toeplitz, zeros
+    def __init__(self, matrix, zeros):
+        self.matrix, self.zeros = matrix, zeros
+        self.hop = 2 * matrix.shape[1]
 
     def reset(self):
-        self.pending = self.toeplitz.new_zeros(2 * self.zeros)  # x[2 * (done - zeros) :]
+        self.pending = self.matrix.new_zeros(2 * self.zeros)  # x[2 * (done - zeros) :]
         self.received = self.done = 0
 
     @staticmethod
@@ -139,15 +160,10 @@ class _Downsample2:
         count = total - self.done
         if count <= 0:
             return x[:0], 0
-        usable = self.pending
-        if usable.shape[0] % 2:  # an odd sample waits for its partner (or a zero at the end)
-            usable = F.pad(usable, (0, 1)) if final else usable[:-1]
-        pairs = usable.view(-1, 2)
-        halfway = _interpolate(pairs[:, 1], self.toeplitz, count)
-        even = pairs[self.zeros : self.zeros + count, 0]
+        out = _banded(self.pending, self.matrix, self.hop, count)
         self.pending = self.pending[2 * count :]
         self.done = total
-        return (even + halfway) * 0.5, count
+        return out, count
 
 
 class _EncoderLevel:
@@ -383,18 +399,18 @@ class _InputScale:
         self.power = None
 
     def __call__(self, samples):
-        """Normalises whole blocks (the last may be partial); returns them and each sample's std."""
-        if not self.running:
-            return samples, None
-        blocks = -(-samples.shape[0] // self.block)
-        padded = F.pad(samples, (0, blocks * self.block - samples.shape[0]))
-        stds = []
-        for power in padded.view(blocks, self.block).pow(2).mean(-1).tolist():
+        """Normalises whole blocks (the last may be partial); returns them and the block stds."""
+        if not self.running or not samples.shape[0]:
+            return samples, []
+        stds, parts = [], []
+        for start in range(0, samples.shape[0], self.block):
+            block = samples[start : start + self.block]
+            power = float(torch.dot(block, block)) / self.block  # zero-padded mean square
             self.power = power if self.power is None else (
                 self.decay * self.power + (1 - self.decay) * power)
             stds.append(math.sqrt(max(self.power, 0.0)))
-        std = samples.new_tensor(stds).repeat_interleave(self.block)[: samples.shape[0]]
-        return samples / (self.floor + std), std
+            parts.append(block / (self.floor + stds[-1]))
+        return (parts[0] if len(parts) == 1 else torch.cat(parts)), stds
 
 
 class StreamingEnhancer:
@@ -441,9 +457,9 @@ class StreamingEnhancer:
         self.sample_rate = model.sample_rate
         ufs = model.ufs if self.mode != "fixed" else (self.value,)
         resampler = model.resampler
-        toeplitz, zeros = resampler.toeplitz, resampler.zeros
-        self._up = [_Upsample2(toeplitz, zeros) for _ in range(resampler.steps)]
-        self._down = [_Downsample2(toeplitz, zeros) for _ in range(resampler.steps)]
+        up, down = _resampling_matrices(resampler)
+        self._up = [_Upsample2(up, resampler.zeros) for _ in range(resampler.steps)]
+        self._down = [_Downsample2(down, resampler.zeros) for _ in range(resampler.steps)]
         self._scale = _InputScale(model)
         self._encoders = [_EncoderLevel(block, ufs) for block in model.encoder]
         self._decoders = [_DecoderLevel(block, ufs) for block in model.decoder][::-1]
@@ -472,7 +488,7 @@ class StreamingEnhancer:
         if self._router is not None:
             self._router.reset()
         self._raw = torch.zeros(0)  # input samples not yet in a whole block
-        self._stds = torch.zeros(0)  # input std of each sample whose output is pending
+        self._stds = []  # input std of each block whose output is pending
         self._std_start = 0
         self._received = self._emitted = 0
         self._decisions = []
@@ -597,8 +613,7 @@ class StreamingEnhancer:
         """Runs every stage as far as the input allows (to the end of the stream when final)."""
         model = self.model
         normalized, std = self._scale(raw)
-        if std is not None:
-            self._stds = torch.cat((self._stds, std))
+        self._stds += std
         if final:
             length = self._received
             normalized = F.pad(normalized, (0, model.valid_length(length) - length))
@@ -682,10 +697,14 @@ class StreamingEnhancer:
         if final:
             y = y[: self._received - first]
         last = first + y.shape[0]
-        if self._stds.shape[0] and y.shape[0]:
-            y = y * self._stds[first - self._std_start : last - self._std_start]
-            self._stds = self._stds[last - self._std_start :]
-            self._std_start = last
+        if self._stds and y.shape[0]:
+            block, base = self.block, self._std_start
+            for index in range(first // block, (last - 1) // block + 1):
+                segment = slice(max(first, index * block) - first, (index + 1) * block - first)
+                y[segment] *= self._stds[index - base]
+            drop = last // block - base
+            del self._stds[:drop]
+            self._std_start += drop
         self._emitted = last
         return y
 

@@ -324,7 +324,7 @@ class DecoderBlock(nn.Module):
                 out[item : item + 1, start + tap : end + tap] += taps[:, :, tap]
         if not plan.groups:
             return
-        inputs = inputs.view(batch * frames, channels)
+        inputs = inputs.reshape(batch * frames, channels)
         width = conv.stride * conv.out_channels
         gathered = x.new_empty(len(plan.rows), conv.taps, width)
         for first, last, uf in plan.groups:
