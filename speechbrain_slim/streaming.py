@@ -51,18 +51,25 @@ __all__ = ["StreamingEnhancer"]
 
 
 class _Frames:
-    """The frames of one stream still needed later: ``data`` [n, C] from frame ``start`` on."""
+    """The frames of one stream still needed later: ``data`` [n, C] from frame ``start`` on.
 
-    def __init__(self, channels):
+    ``owned``: appended frames are always copied, so ``data`` may be changed in place.
+    """
+
+    def __init__(self, channels, owned=False):
         self.data = torch.zeros(0, channels)
         self.start = 0
+        self.owned = owned
 
     @property
     def end(self):
         return self.start + self.data.shape[0]
 
     def append(self, frames):
-        self.data = torch.cat((self.data, frames)) if self.data.shape[0] else frames
+        if self.data.shape[0] or self.owned:
+            self.data = torch.cat((self.data, frames))
+        else:
+            self.data = frames
 
     def get(self, first, last):
         return self.data[first - self.start : last - self.start]
@@ -204,7 +211,11 @@ class _EncoderLevel:
 
 
 class _DecoderLevel:
-    """Streaming ``DecoderBlock``: new frames of ``x + skip``, overlap-added with a cached tail."""
+    """Streaming ``DecoderBlock``: new frames of ``x + skip``, overlap-added with a cached tail.
+
+    The skip frames wait in :attr:`skips`; the deeper level's output is added onto
+    them as it arrives (:meth:`add_input`), so ``x + skip`` costs no extra buffer.
+    """
 
     def __init__(self, block, ufs):
         pointwise, conv = block.pointwise, block.conv_tr
@@ -214,6 +225,8 @@ class _DecoderLevel:
         weight, bias = pointwise.weight.detach(), pointwise.bias.detach()
         tr_weight = conv.weight.detach().view(conv.in_channels, -1)  # [C, taps * S * out]
         self.block_bias = conv.bias.detach().repeat(conv.stride)  # [S * out]
+        # The bias rides along with tap 0 in the GEMM; later taps get none.
+        self.taps_bias = F.pad(self.block_bias, (0, (conv.taps - 1) * self.block_bias.shape[0]))
         self.views = {}
         for uf in ufs:
             width = active_channels(block.channels, uf)
@@ -221,27 +234,32 @@ class _DecoderLevel:
             self.views[uf] = (halves, tr_weight[:width])
 
     def reset(self):
-        self.inputs = _Frames(self.channels)
-        self.skips = _Frames(self.channels)
+        self.skips = _Frames(self.channels, owned=True)
+        self.received = 0  # frames of the deeper level's output added onto the skips
         self.tail = self.block_bias.new_zeros(self.taps - 1, self.block_bias.shape[0])
         self.done = 0
 
+    def add_input(self, x):
+        """Adds the deeper level's next output frames onto their skip frames."""
+        self.skips.get(self.received, self.received + x.shape[0]).add_(x)
+        self.received += x.shape[0]
+
     def taps_of(self, first, last, uf):
         """Transposed-conv taps of frames ``first .. last - 1``: ``[frames, taps * S * out]``."""
-        x = self.inputs.get(first, last) + self.skips.get(first, last)
+        x = self.skips.get(first, last)
         halves, tr_weight = self.views[uf]
         hidden = torch.addmm(halves[0][0], x, halves[0][1])
         if self.glu:
             hidden.mul_(torch.addmm(halves[1][0], x, halves[1][1]).sigmoid_())
         else:
             hidden.relu_()
-        return hidden @ tr_weight
+        return torch.addmm(self.taps_bias, hidden, tr_weight)
 
     def overlap_add(self, taps):
         """Adds ``[frames, taps * S * out]`` taps to the cached tail; returns final samples."""
         frames, width = taps.shape[0], self.block_bias.shape[0]
         if self.taps == 2:  # DEMUCS (K = 2 S): block n = tap 0 of frame n + tap 1 of frame n - 1
-            blocks = taps[:, :width] + self.block_bias
+            blocks = taps[:, :width]
             blocks[0] += self.tail[0]
             blocks[1:] += taps[:-1, width:]
             self.tail = taps[-1:, width:]
@@ -252,7 +270,7 @@ class _DecoderLevel:
         for tap in range(1, self.taps):
             blocks[tap : tap + frames] += taps[:, tap]
         self.tail = blocks[frames:]
-        return self._activate(blocks[:frames].add_(self.block_bias))
+        return self._activate(blocks[:frames])
 
     def close(self):
         """The samples past the last frame's first block (``kernel - stride`` of them)."""
@@ -260,8 +278,9 @@ class _DecoderLevel:
         return self._activate(rest[: self.kernel - self.stride])
 
     def _activate(self, blocks):
-        samples = blocks.reshape(-1, self.out_channels)
-        return samples.clamp_(min=0) if self.relu else samples
+        if self.relu:
+            blocks = blocks.clamp(min=0)
+        return blocks.reshape(-1, self.out_channels)
 
 
 class _GroupedGRUSteps:
@@ -640,14 +659,12 @@ class StreamingEnhancer:
         self.macs += new.shape[0] * self._recurrent_macs
         for level in reversed(range(model.depth)):
             decoder = self._decoders[level]
-            decoder.inputs.append(new)
-            last = min(decoder.inputs.end, decoder.skips.end)
-            new = self._run_level(level, decoder, decoder.done, last, final)
+            decoder.add_input(new)
+            new = self._run_level(level, decoder, decoder.done, decoder.received, final)
             if final:
                 new = torch.cat((new, decoder.close()))
-            decoder.inputs.forget_before(decoder.done)
             decoder.skips.forget_before(decoder.done)
-        y = new.view(-1)
+        y = new.reshape(-1)
         for step in self._down:
             y, interpolated = step.push(y, final)
             self.macs += interpolated * model.resampler.taps

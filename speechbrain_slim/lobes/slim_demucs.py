@@ -130,6 +130,8 @@ def track_plan(track, chunk, min_run=None):
     rows = torch.argsort(frame_key, stable=True)
     groups, first = [], 0
     for uf, count in zip(values, counts):
+        if not count:
+            continue
         pieces = -(-count // chunk)
         bounds = [first + piece * count // pieces for piece in range(pieces + 1)]
         groups += [(a, b, uf) for a, b in zip(bounds[:-1], bounds[1:])]
