@@ -56,8 +56,8 @@ class _Frames:
     ``owned``: appended frames are always copied, so ``data`` may be changed in place.
     """
 
-    def __init__(self, channels, owned=False):
-        self.data = torch.zeros(0, channels)
+    def __init__(self, channels, device, owned=False):
+        self.data = torch.zeros(0, channels, device=device)
         self.start = 0
         self.owned = owned
 
@@ -192,7 +192,7 @@ class _EncoderLevel:
             )
 
     def reset(self):
-        self.inputs = _Frames(self.in_channels)
+        self.inputs = _Frames(self.in_channels, self.views[next(iter(self.views))][0].device)
         self.done = 0
 
     @staticmethod
@@ -234,7 +234,7 @@ class _DecoderLevel:
             self.views[uf] = (halves, tr_weight[:width])
 
     def reset(self):
-        self.skips = _Frames(self.channels, owned=True)
+        self.skips = _Frames(self.channels, self.block_bias.device, owned=True)
         self.received = 0  # frames of the deeper level's output added onto the skips
         self.tail = self.block_bias.new_zeros(self.taps - 1, self.block_bias.shape[0])
         self.done = 0
@@ -376,7 +376,7 @@ class _RouterSteps:
         self.stride, self.kernel = router.frame_stride, router.kernel_size
 
     def reset(self):
-        self.inputs = torch.zeros(0)
+        self.inputs = self.router.classifier.weight.new_zeros(0)
         self.start = self.done = 0
         self.state = None
 
@@ -474,6 +474,7 @@ class StreamingEnhancer:
         self.model, self.router, self.shift = model, router, float(shift)
         self.block = model.total_stride
         self.sample_rate = model.sample_rate
+        self.device = model.resampler.toeplitz.device
         ufs = model.ufs if self.mode != "fixed" else (self.value,)
         resampler = model.resampler
         up, down = _resampling_matrices(resampler)
@@ -506,7 +507,7 @@ class StreamingEnhancer:
             stage.reset()
         if self._router is not None:
             self._router.reset()
-        self._raw = torch.zeros(0)  # input samples not yet in a whole block
+        self._raw = torch.zeros(0, device=self.device)  # input samples not yet in a whole block
         self._stds = []  # input std of each block whose output is pending
         self._std_start = 0
         self._received = self._emitted = 0
@@ -602,7 +603,7 @@ class StreamingEnhancer:
             raise RuntimeError("the stream is already flushed: call reset() to start another")
         start = time.perf_counter()
         with torch.inference_mode():
-            out = self._process(self._raw, final=True) if self._received else torch.zeros(0)
+            out = self._process(self._raw, final=True) if self._received else self._raw
             self._raw = self._raw[:0]
         self.seconds += time.perf_counter() - start
         self.finished = True
@@ -623,7 +624,7 @@ class StreamingEnhancer:
                 f"(use one streamer per channel)")
         if not chunk.is_floating_point():
             raise ValueError(f"expected float samples, got {chunk.dtype}")
-        chunk = chunk.detach().to(torch.float32)
+        chunk = chunk.detach().to(self.device, torch.float32)
         if not torch.isfinite(chunk).all():
             raise ValueError("the chunk contains NaN or Inf samples")
         return chunk, two_dimensional
