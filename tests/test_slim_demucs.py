@@ -133,6 +133,19 @@ def test_running_normalisation_is_level_invariant():
     assert relative_error(loud, quiet * 30) < 0.02
 
 
+def test_residual_adds_the_input_to_the_network_output():
+    torch.manual_seed(0)
+    plain = SlimDemucs(hidden=8, depth=3, normalize="running").eval()
+    residual = SlimDemucs(hidden=8, depth=3, normalize="running", residual=True).eval()
+    residual.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3000) * 0.1
+    with torch.no_grad():
+        for uf in plain.ufs:
+            torch.testing.assert_close(residual(x, uf)[0], plain(x, uf)[0] + x)
+    with pytest.raises(ValueError, match="residual"):
+        residual.to_denoiser_state_dict()
+
+
 def test_paper_lookahead_is_documented():
     assert SlimDemucs(**PAPER).lookahead == 766
 
