@@ -66,6 +66,7 @@ def model_config(model):
         "sample_rate": model.sample_rate, "ufs": list(model.ufs),
         "bottleneck": model.bottleneck_type, "bottleneck_layers": model.bottleneck_layers,
         "gru_groups": model.gru_groups, "norm_time_constant": model.norm_time_constant,
+        "residual": model.residual,
     }
 
 
