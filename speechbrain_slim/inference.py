@@ -315,6 +315,33 @@ class EnhanceSlim(Pretrained):
                 f"unexpected keys {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}"
             )
 
+    def streamer(self, uf="auto", shift=0.0):
+        """A stateful frame-by-frame enhancer of this model for live audio.
+
+        See :class:`speechbrain_slim.streaming.StreamingEnhancer`: ``feed(chunk)``
+        returns the enhanced samples that are final, ``flush()`` the rest; together
+        they equal :meth:`enhance_batch`'s whole-signal result. The stream is **mono at
+        the model's rate** (:attr:`sample_rate`): the caller resamples (e.g. with
+        :class:`StreamResampler`) and enhances each channel with its own streamer.
+        Needs a causal model with ``normalize="running"`` or ``False``.
+
+        Arguments
+        ---------
+        uf : str or float
+            ``"auto"`` (router), a UF of the model, or a cap ``"max=<uf>"``.
+        shift : float
+            Router operating-point shift (positive: larger UFs).
+
+        Returns
+        -------
+        StreamingEnhancer
+        """
+        from speechbrain_slim.streaming import StreamingEnhancer
+
+        mode, _ = parse_uf(uf, self.model.ufs)
+        router = self.router if mode != "fixed" else None
+        return StreamingEnhancer(self.model, router, uf=uf, shift=shift)
+
     def _runner(self, batch_std=None, uf="auto", shift=0.0):
         rate = self.sample_rate
         return ChunkedRunner(

@@ -116,7 +116,7 @@ def _resampling_matrices(resampler, block=64):
 
 
 class _Upsample2:
-    """One x2 step of :class:`SincResampler` on a stream: pair ``j`` is final once x[j + zeros] is in."""
+    """One x2 step of :class:`SincResampler` on a stream (pair ``j`` needs x up to j + zeros)."""
 
     def __init__(self, matrix, zeros):
         self.matrix, self.zeros = matrix, zeros
@@ -145,7 +145,7 @@ class _Upsample2:
 
 
 class _Downsample2:
-    """One /2 step of :class:`SincResampler` on a stream: output ``i`` needs x up to 2i + 2 zeros - 1."""
+    """One /2 step of :class:`SincResampler` on a stream (output i reads x below 2i + 2 zeros)."""
 
     def __init__(self, matrix, zeros):
         self.matrix, self.zeros = matrix, zeros
@@ -180,7 +180,7 @@ class _EncoderLevel:
         conv, pointwise = block.conv, block.pointwise
         self.kernel, self.stride, self.in_channels = conv.kernel_size, conv.stride, conv.in_channels
         self.glu = pointwise.activation == "glu"
-        channels = block.channels
+        self.channels = channels = block.channels
         conv_weight = conv.weight.detach().view(channels, -1)  # [C, K * in], (k, in) order
         point_weight = pointwise.weight.detach().view(-1, channels)  # [halves * C, C]
         self.views = {}
@@ -199,7 +199,7 @@ class _EncoderLevel:
     def ready(received, kernel, stride):
         return max(0, (received - kernel) // stride + 1)
 
-    def compute(self, first, last, uf):
+    def run(self, first, last, uf):
         """Frames ``first .. last - 1`` at ``uf``: ``[last - first, C]``."""
         rows = self.inputs.get(self.stride * first, self.stride * (last - 1) + self.kernel)
         windows = rows.reshape(-1).unfold(0, self.kernel * self.in_channels,
@@ -208,6 +208,12 @@ class _EncoderLevel:
         hidden = torch.addmm(conv_bias, windows, conv_weight).relu_()
         out = torch.addmm(point_bias, hidden, point_weight)
         return F.glu(out, dim=-1) if self.glu else out.relu_()
+
+    def combine(self, runs):
+        return runs[0] if len(runs) == 1 else torch.cat(runs)
+
+    def no_output(self):
+        return self.inputs.data.new_zeros(0, self.channels)
 
 
 class _DecoderLevel:
@@ -244,7 +250,7 @@ class _DecoderLevel:
         self.skips.get(self.received, self.received + x.shape[0]).add_(x)
         self.received += x.shape[0]
 
-    def taps_of(self, first, last, uf):
+    def run(self, first, last, uf):
         """Transposed-conv taps of frames ``first .. last - 1``: ``[frames, taps * S * out]``."""
         x = self.skips.get(first, last)
         halves, tr_weight = self.views[uf]
@@ -254,6 +260,13 @@ class _DecoderLevel:
         else:
             hidden.relu_()
         return torch.addmm(self.taps_bias, hidden, tr_weight)
+
+    def combine(self, runs):
+        """Overlap-adds the runs' taps onto the cached tail; returns the final samples."""
+        return self.overlap_add(runs[0] if len(runs) == 1 else torch.cat(runs))
+
+    def no_output(self):
+        return self.tail.new_zeros(0, self.out_channels)
 
     def overlap_add(self, taps):
         """Adds ``[frames, taps * S * out]`` taps to the cached tail; returns final samples."""
@@ -300,9 +313,11 @@ class _GroupedGRUSteps:
             bias = b_ih + torch.cat([b_hh[:, : 2 * width], torch.zeros_like(b_hh[:, 2 * width :])],
                                     1)
             self.weights.append((
-                bias.unsqueeze(1), w_ih.transpose(1, 2).contiguous(),
+                bias.unsqueeze(1),
+                w_ih.transpose(1, 2).contiguous(),
                 w_hh[:, : 2 * width].transpose(1, 2).contiguous(),
-                w_hh[:, 2 * width :].transpose(1, 2).contiguous(), b_hh[:, 2 * width :].unsqueeze(1),
+                w_hh[:, 2 * width :].transpose(1, 2).contiguous(),
+                b_hh[:, 2 * width :].unsqueeze(1),
             ))
 
     def reset(self):
@@ -385,7 +400,7 @@ class _RouterSteps:
         return max(0, (received - kernel) // stride + 1)
 
     def push(self, x, total_frames=None):
-        """Adds normalised samples; returns the new decisions (all of them when ``total_frames``)."""
+        """Adds normalised samples; returns the new decisions (up to ``total_frames`` if given)."""
         self.inputs = torch.cat((self.inputs, x))
         end = self.start + self.inputs.shape[0]
         last = total_frames or self.ready(end, self.kernel, self.stride)
@@ -693,21 +708,16 @@ class StreamingEnhancer:
         return runs
 
     def _run_level(self, level, stage, first, last, final):
-        """Computes the new frames of an encoder or decoder level, run by run."""
+        """Computes the new frames of an encoder or decoder level, one run per UF."""
         runs = self._runs(level, first, last, final)
         if not runs:
-            if isinstance(stage, _EncoderLevel):
-                return stage.inputs.data.new_zeros(0, self._decoders[level].channels)
-            return stage.tail.new_zeros(0, stage.out_channels)
-        macs = self._level_macs[level]
-        encoder = isinstance(stage, _EncoderLevel)
+            return stage.no_output()
         parts = []
         for start, end, uf in runs:
-            parts.append(stage.compute(start, end, uf) if encoder else stage.taps_of(start, end, uf))
-            self.macs += (end - start) * macs[uf]
+            parts.append(stage.run(start, end, uf))
+            self.macs += (end - start) * self._level_macs[level][uf]
         stage.done = runs[-1][1]
-        out = parts[0] if len(parts) == 1 else torch.cat(parts)
-        return out if encoder else stage.overlap_add(out)
+        return stage.combine(parts)
 
     def _finish(self, y, final):
         """Scales the output back by the input's std, cut to the input's length."""
