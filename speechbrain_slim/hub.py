@@ -314,6 +314,8 @@ def write_hub_folder(model, router, folder, name=None, results=None, repo_id=Non
         "hyperparams.yaml": hyperparams_yaml(model, router),
         "README.md": model_card(model, router, name, repo_id or REPO_ID_PLACEHOLDER, results),
     }
+    if results is not None:  # the numbers behind the card, for benchmarks/run_all.py and users
+        files["results.json"] = json.dumps(results, indent=2) + "\n"
     for filename, text in files.items():
         _atomic(os.path.join(folder, filename), lambda tmp, text=text: _write_text(tmp, text))
     _atomic(os.path.join(folder, "enhance_model.ckpt"), lambda tmp: torch.save(state, tmp))

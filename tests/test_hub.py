@@ -69,7 +69,9 @@ def exported(experiment, tmp_path_factory):
 
 def test_export_writes_a_complete_folder_with_the_chosen_weights(experiment, exported):
     _, modules = experiment
-    assert sorted(os.listdir(exported)) == sorted(hub.REQUIRED_FILES)
+    assert sorted(os.listdir(exported)) == sorted([*hub.REQUIRED_FILES, "results.json"])
+    with open(os.path.join(exported, "results.json"), encoding="utf-8") as stream:
+        assert json.load(stream)["rows"][0]["PESQ"] == 2.86
     state = torch.load(os.path.join(exported, "enhance_model.ckpt"), weights_only=True)
     best_model, best_router = modules[1]
     expected = torch.nn.ModuleDict({"model": best_model, "router": best_router}).state_dict()
@@ -109,7 +111,7 @@ def test_export_errors(experiment, tmp_path):
 
 def test_publish_dry_run_validates_and_lists(exported, capsys):
     files = hub.publish(exported, "speechbrain-slim/slim-tiny", dry_run=True)
-    assert files == sorted(hub.REQUIRED_FILES)
+    assert files == sorted([*hub.REQUIRED_FILES, "results.json"])
     out = capsys.readouterr().out
     assert "would upload" in out and "enhance_model.ckpt" in out
     with pytest.raises(ValueError, match="ORG/NAME"):
