@@ -23,7 +23,9 @@ together when a long chunk arrives). Every layer computes only its *new* frames:
 * strided convs: the last ``kernel - stride`` input frames are kept as left context;
 * transposed convs: the overlap-add tail of the last frame is kept;
 * recurrent bottleneck and router: their hidden states are kept;
-* skips: encoder frames wait in a buffer until the decoder consumes them.
+* skips: encoder frames wait in a buffer until the decoder consumes them;
+* residual models (``residual=True``): the raw input samples wait until their
+  output samples are emitted, which then get them added (as ``SlimDemucs.forward``).
 
 Each frame runs at its UF's width from prefix views of the layers' own weights
 (built once per UF; nothing of the model is copied except the grouped GRU's
@@ -487,6 +489,7 @@ class StreamingEnhancer:
         if self.mode != "fixed":
             _check_router(model, router, uf)
         self.model, self.router, self.shift = model, router, float(shift)
+        self._residual = bool(getattr(model, "residual", False))
         self.block = model.total_stride
         self.sample_rate = model.sample_rate
         self.device = model.resampler.toeplitz.device
@@ -523,6 +526,7 @@ class StreamingEnhancer:
         if self._router is not None:
             self._router.reset()
         self._raw = torch.zeros(0, device=self.device)  # input samples not yet in a whole block
+        self._unanswered = self._raw  # residual models: input samples whose output is pending
         self._stds = []  # input std of each block whose output is pending
         self._std_start = 0
         self._received = self._emitted = 0
@@ -598,6 +602,8 @@ class StreamingEnhancer:
         start = time.perf_counter()
         with torch.inference_mode():
             self._raw = torch.cat((self._raw, samples))
+            if self._residual:
+                self._unanswered = torch.cat((self._unanswered, samples))
             self._received += samples.shape[0]
             whole = self._raw.shape[0] // self.block * self.block
             out = samples[:0]
@@ -720,7 +726,8 @@ class StreamingEnhancer:
         return stage.combine(parts)
 
     def _finish(self, y, final):
-        """Scales the output back by the input's std, cut to the input's length."""
+        """Scales the output back by the input's std (adds the raw input for residual
+        models), cut to the input's length."""
         first = self._emitted
         if final:
             y = y[: self._received - first]
@@ -733,6 +740,9 @@ class StreamingEnhancer:
             drop = last // block - base
             del self._stds[:drop]
             self._std_start += drop
+        if self._residual and y.shape[0]:
+            y += self._unanswered[: y.shape[0]]
+            self._unanswered = self._unanswered[y.shape[0] :]
         self._emitted = last
         return y
 
