@@ -9,14 +9,14 @@ from speechbrain_slim.lobes.slim_demucs import DecoderBlock, EncoderBlock, SlimD
 
 UFS = (0.125, 0.25, 0.5, 1.0)
 
-# (slice work, chunk): all gathered, all sliced, mixed; small chunks split runs and groups
+# (slice work, chunk): all gathered, all sliced, mixed spans; small chunks split runs and groups
 PATHS = {
     "gather": (1 << 62, 1 << 62),
-    "slices": (1, 1 << 62),
-    "mixed": (8 * 24, 1 << 62),
-    "mixed-chunked": (8 * 24, 5),
+    "slices": (0, 1 << 62),
+    "mixed": (8 * 4, 12),
+    "mixed-chunked": (8 * 4, 5),
 }
-MODEL_PATHS = {"gather": (1 << 62, 1 << 62), "slices": (1, 1 << 62), "mixed": (8 * 24, 64)}
+MODEL_PATHS = {"gather": (1 << 62, 1 << 62), "slices": (0, 1 << 62), "mixed": (8 * 8, 64)}
 
 
 def run_track(batch, frames, mean_run, seed):
@@ -122,17 +122,24 @@ def test_gradients_reach_the_gates_on_every_path(path):
 
 def test_track_plan_covers_every_frame_once():
     track = run_track(3, 200, 5, seed=4)
+    flat = track.view(-1)
     for min_run in (None, 1, 4, 12, 1000):
-        for chunk in (3, 16, 1 << 62):
-            plan = track_plan(track, chunk, min_run)
+        for chunk, span in ((3, None), (16, 40), (1 << 62, None)):
+            plan = track_plan(track, chunk, min_run, span)
             covered = torch.zeros(track.shape, dtype=torch.long)
             for item, start, end, uf in plan.runs:
                 assert 0 < end - start <= chunk and (track[item, start:end] == uf).all()
                 covered[item, start:end] += 1
-            for first, last, uf in plan.groups:
-                rows = plan.rows[first:last]
-                assert 0 < last - first <= chunk and (track.view(-1)[rows] == uf).all()
+            for begin, end, first, groups in plan.spans:
+                rows = plan.rows[first : first + end - begin]
+                assert (rows.sort().values == torch.arange(begin, end)).all()
+                assert (rows[plan.local[begin:end]] == torch.arange(begin, end)).all()
+                bounds = [first] + [b for _, b, _ in groups]
+                assert [a for a, _, _ in groups] == bounds[:-1]
+                assert bounds[-1] == first + end - begin
+                for a, b, uf in groups:
+                    assert 0 < b - a <= chunk and (flat[plan.rows[a:b]] == uf).all()
                 covered.view(-1)[rows] += 1
             assert (covered == 1).all()
-            if plan.inverse is not None:
-                assert (plan.rows[plan.inverse] == torch.arange(track.numel())).all()
+            if min_run is None:
+                assert not plan.runs

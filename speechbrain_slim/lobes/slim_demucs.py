@@ -54,28 +54,36 @@ class TrackPlan(NamedTuple):
         ``(item, start, end, uf)``: frames ``start:end`` of batch item ``item``, all at
         ``uf``, computed as one slice of the block's input.
     rows : torch.Tensor
-        Flattened indices (``item * frames + frame``) of the other frames, grouped by UF
-        (ascending within a UF).
-    groups : list of (int, int, float)
-        ``(first, last, uf)``: ``rows[first:last]`` are computed together at ``uf``.
-    inverse : torch.Tensor or None
-        Position of every frame in ``rows`` when ``rows`` holds all frames (no runs).
+        Flattened indices (``item * frames + frame``) of the gathered frames, span by
+        span, grouped by UF within a span, ascending within a UF.
+    spans : list of (int, int, int, list)
+        ``(begin, end, first, groups)``: flattened frames ``begin:end`` are gathered,
+        as ``rows[first:first + end - begin]``; ``groups`` holds ``(a, b, uf)``:
+        ``rows[a:b]`` are computed together at ``uf``.
+    local : torch.Tensor or None
+        ``[batch * frames]``: the position of each gathered frame within its span's
+        rows, so ``results.index_select(0, local[begin:end])`` puts a span's results
+        (in ``rows`` order) back in frame order.
     """
 
     runs: list
-    rows: torch.Tensor
-    groups: list
-    inverse: Optional[torch.Tensor]
+    rows: Optional[torch.Tensor]
+    spans: list
+    local: Optional[torch.Tensor]
 
 
-def track_plan(track, chunk, min_run=None):
+def track_plan(track, chunk, min_run=None, span=None):
     """Plans a block's pass along a ``[batch, frames]`` UF track.
 
-    A run of at least ``min_run`` frames at one UF is computed as a slice of the
-    block's input (no gather, no scatter), at most ``chunk`` frames at a time. The
-    frames of shorter runs are gathered by UF and computed ``chunk`` at a time, so a
-    track that switches often costs a few GEMMs per UF rather than a few per run.
-    Either way, frames routed to a small UF never touch the wider channels.
+    The flattened frames are cut into spans of ``span`` frames. A span whose runs
+    are long is computed run by run, each run as a slice of the block's input (no
+    gather, no scatter), at most ``chunk`` frames at a time. In a span whose runs
+    are short, the frames of each UF are gathered and computed together (at most
+    ``chunk`` at a time), so a track that switches often costs a few GEMMs per UF
+    rather than a few per run; temporaries stay as small as a static pass's.
+    Either way, frames routed to a small UF never touch the wider channels. The
+    track is piecewise constant, so planning works run by run: only the final
+    gather indices have one entry per frame.
 
     Arguments
     ---------
@@ -84,7 +92,10 @@ def track_plan(track, chunk, min_run=None):
     chunk : int
         Largest number of frames computed together.
     min_run : int, optional
-        Shortest run computed as a slice (``None``: every frame is gathered).
+        A span is computed run by run when its runs outnumber its UFs by at most
+        ``frames_in_span / min_run`` (``None``: every span is gathered).
+    span : int, optional
+        Frames per span (default ``chunk``).
 
     Returns
     -------
@@ -92,54 +103,86 @@ def track_plan(track, chunk, min_run=None):
 
     Example
     -------
-    >>> track = torch.tensor([[0.5, 0.5, 0.5, 1.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]])
-    >>> plan = track_plan(track, chunk=4, min_run=3)
+    >>> track = torch.tensor([[0.5, 0.5, 0.5, 1.0, 1.0, 0.5], [1.0, 0.5, 1.0, 0.5, 1.0, 1.0]])
+    >>> plan = track_plan(track, chunk=4, min_run=3, span=6)
     >>> plan.runs
-    [(0, 0, 3, 0.5), (1, 0, 2, 1.0), (1, 2, 5, 1.0)]
-    >>> plan.rows.tolist(), plan.groups
-    ([4, 3], [(0, 1, 0.5), (1, 2, 1.0)])
-    >>> track_plan(track, chunk=4).groups
-    [(0, 4, 0.5), (4, 7, 1.0), (7, 10, 1.0)]
+    [(0, 0, 3, 0.5), (0, 3, 5, 1.0), (0, 5, 6, 0.5)]
+    >>> plan.spans, plan.rows.tolist()
+    ([(6, 12, 0, [(0, 2, 0.5), (2, 6, 1.0)])], [7, 9, 6, 8, 10, 11])
+    >>> plan.local[6:].tolist()
+    [2, 0, 3, 1, 4, 5]
     """
     batch, frames = track.shape
     total = batch * frames
-    flat = track.reshape(-1)
-    # runs: the track is piecewise constant, so everything below is per run, not per frame
-    starts = torch.ones(batch, frames, dtype=torch.bool, device=track.device)
+    device = track.device
+    starts = torch.ones(batch, frames, dtype=torch.bool, device=device)
     starts[:, 1:] = track[:, 1:] != track[:, :-1]
     starts = starts.view(-1).nonzero().flatten()
-    lengths = torch.diff(starts, append=starts.new_tensor([total]))
-    run_ufs = flat[starts]
-    values = sorted(set(run_ufs.tolist()))
-    key = torch.searchsorted(run_ufs.new_tensor(values), run_ufs)
+    values = sorted(set(track.reshape(-1)[starts].tolist()))
+    key = torch.searchsorted(track.new_tensor(values), track.reshape(-1)[starts])
+    # pieces: runs cut at span boundaries (runs never cross batch items)
+    span = min(span or chunk, total)
+    cuts = torch.arange(0, total, span, device=device)
+    piece_starts = torch.unique(torch.cat([starts, cuts]))
+    lengths = torch.diff(piece_starts, append=piece_starts.new_tensor([total]))
+    piece_key = key[torch.searchsorted(starts, piece_starts, right=True) - 1]
+    piece_span = piece_starts // span
+    bucket = piece_span * len(values) + piece_key
+    frames_in = torch.full_like(cuts, span)
+    frames_in[-1] = total - cuts[-1]
+    if min_run is None:
+        sliced = torch.zeros_like(cuts, dtype=torch.bool)
+    else:
+        pieces_in = torch.bincount(piece_span, minlength=len(cuts))
+        present = torch.zeros(len(cuts) * len(values), dtype=torch.long, device=device)
+        ufs_in = present.index_fill_(0, bucket, 1).view(len(cuts), -1).sum(1)
+        sliced = (pieces_in - ufs_in) * min_run <= frames_in
     runs = []
-    if min_run is not None:
-        long = lengths >= min_run
-        if bool(long.any()):
-            key = key.masked_fill(long, len(values))
-            for first, length, uf in zip(
-                starts[long].tolist(), lengths[long].tolist(), run_ufs[long].tolist()
-            ):
-                item, first = divmod(first, frames)
-                pieces = -(-length // chunk)
-                bounds = [first + piece * length // pieces for piece in range(pieces + 1)]
-                runs += [(item, a, b, uf) for a, b in zip(bounds[:-1], bounds[1:])]
-    counts = torch.zeros(len(values) + 1, dtype=lengths.dtype, device=track.device)
-    counts = counts.index_add_(0, key, lengths).tolist()
-    frame_key = torch.repeat_interleave(key.to(torch.uint8), lengths)
-    rows = torch.argsort(frame_key, stable=True)
-    groups, first = [], 0
-    for uf, count in zip(values, counts):
-        if not count:
+    by_run = sliced[piece_span]
+    for first, length, index in zip(
+        piece_starts[by_run].tolist(), lengths[by_run].tolist(), piece_key[by_run].tolist()
+    ):
+        item, first = divmod(first, frames)
+        runs += [(item, a, b, values[index]) for a, b in _even_pieces(first, length, chunk)]
+    if bool(sliced.all()):
+        return TrackPlan(runs, None, [], None)
+    gathered = ~by_run
+    order = torch.argsort(bucket[gathered], stable=True)
+    sorted_starts, sorted_lengths = piece_starts[gathered][order], lengths[gathered][order]
+    offsets = torch.cumsum(sorted_lengths, 0) - sorted_lengths
+    rows = torch.repeat_interleave(sorted_starts - offsets, sorted_lengths)
+    rows += torch.arange(len(rows), device=device)
+    # local position of frame r of a gathered piece: offset - span's first offset + r - start
+    span_first = torch.cumsum(frames_in * ~sliced, 0) - frames_in * ~sliced
+    base = piece_starts.clone()
+    base_gathered = torch.empty_like(offsets)
+    base_gathered[order] = offsets
+    base[gathered] = base_gathered - span_first[piece_span[gathered]]
+    local = torch.repeat_interleave(base - piece_starts, lengths)
+    local += torch.arange(total, device=device)
+    counts = torch.zeros(len(cuts) * len(values), dtype=lengths.dtype, device=device)
+    counts = counts.index_add_(0, bucket, lengths).view(len(cuts), -1).tolist()
+    spans = []
+    for index, (span_counts, is_sliced, first) in enumerate(
+        zip(counts, sliced.tolist(), span_first.tolist())
+    ):
+        if is_sliced:
             continue
-        pieces = -(-count // chunk)
-        bounds = [first + piece * count // pieces for piece in range(pieces + 1)]
-        groups += [(a, b, uf) for a, b in zip(bounds[:-1], bounds[1:])]
-        first += count
-    inverse = None
-    if not runs:
-        inverse = torch.empty_like(rows).scatter_(0, rows, torch.arange(total, device=rows.device))
-    return TrackPlan(runs, rows[:first], groups, inverse)
+        groups, last = [], first
+        for uf, count in zip(values, span_counts):
+            groups += [(a, b, uf) for a, b in _even_pieces(last, count, chunk)]
+            last += count
+        spans.append((index * span, index * span + last - first, first, groups))
+    return TrackPlan(runs, rows, spans, local)
+
+
+def _even_pieces(first, count, chunk):
+    """Cuts ``first:first + count`` into even ``(start, end)`` pieces of at most ``chunk``."""
+    if not count:
+        return []
+    pieces = -(-count // chunk)
+    bounds = [first + piece * count // pieces for piece in range(pieces + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _chunk_frames(block_width):
@@ -149,14 +192,16 @@ def _chunk_frames(block_width):
 
 
 def _min_run(block_width):
-    """Shortest run a block computes as a slice (``None`` with autograd: fewer graph nodes)."""
+    """Frames that pay for one more call (``None`` with autograd: gather, fewer graph nodes)."""
     if torch.is_grad_enabled():
         return None
     return max(1, _SLICE_WORK // block_width)
 
 
-# Frames x channels from which a run's per-call overhead costs less than gathering its frames.
-_SLICE_WORK = 1 << 16
+# Frames x channels whose gather and scatter cost about one more call of a block's layers.
+_SLICE_WORK = 1 << 14
+# Spans of this many chunks: in a gathered span, each UF's group is then about a chunk.
+_SPAN_CHUNKS = 2
 
 
 class EncoderBlock(nn.Module):
@@ -216,7 +261,8 @@ class EncoderBlock(nn.Module):
         """Per-frame widths: long runs are computed as slices, other frames gathered by UF."""
         batch, frames = track.shape
         grad = torch.is_grad_enabled()
-        plan = track_plan(track, _chunk_frames(self.channels), _min_run(self.channels))
+        chunk = _chunk_frames(self.channels)
+        plan = track_plan(track, chunk, _min_run(self.channels), _SPAN_CHUNKS * chunk)
         stride, kernel = self.conv.stride, self.conv.kernel_size
         out = x.new_empty(batch, frames, self.channels)
         for item, start, end, uf in plan.runs:
@@ -225,22 +271,26 @@ class EncoderBlock(nn.Module):
             if gate is not None:
                 hidden = hidden * gate[item, start:end].view(1, -1, 1)
             out[item, start:end] = self.pointwise(hidden, uf)[0]
-        if not plan.groups:
+        if not plan.spans:
             return out
         blocks, _ = self.conv.input_blocks(x)
         blocks = blocks.reshape(-1, blocks.shape[-1])
         # frame n of item b starts at block b * (frames + taps - 1) + n
         first_blocks = plan.rows + plan.rows // frames * (self.conv.taps - 1)
-        gathered = x.new_empty(len(plan.rows), self.channels)
-        for first, last, uf in plan.groups:
-            hidden = self.conv.gathered_frames(blocks, first_blocks[first:last], uf)
-            hidden = torch.relu(hidden) if grad else hidden.relu_()
-            if gate is not None:
-                hidden = hidden * gate.reshape(-1)[plan.rows[first:last]].unsqueeze(-1)
-            gathered[first:last] = self.pointwise(hidden.unsqueeze(0), uf)[0]
-        if plan.inverse is not None:
-            return gathered.index_select(0, plan.inverse).view(batch, frames, self.channels)
-        out.view(batch * frames, self.channels).index_copy_(0, plan.rows, gathered)
+        flat_gate = None if gate is None else gate.reshape(-1)
+        flat_out = out.view(batch * frames, self.channels)
+        for begin, end, first, groups in plan.spans:
+            gathered = x.new_empty(end - begin, self.channels)
+            for a, b, uf in groups:
+                hidden = self.conv.gathered_frames(blocks, first_blocks[a:b], uf)
+                hidden = torch.relu(hidden) if grad else hidden.relu_()
+                if gate is not None:
+                    hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).unsqueeze(-1)
+                gathered[a - first : b - first] = self.pointwise(hidden.unsqueeze(0), uf)[0]
+            if grad:
+                flat_out[begin:end] = gathered.index_select(0, plan.local[begin:end])
+            else:
+                torch.index_select(gathered, 0, plan.local[begin:end], out=flat_out[begin:end])
         return out
 
 
@@ -309,40 +359,46 @@ class DecoderBlock(nn.Module):
     def _decode_track(self, x, skip, track, gate, out):
         """Per-frame widths: long runs are computed as slices, other frames gathered by UF.
 
-        The taps of gathered frames are put back in frame order (a gather, much cheaper
-        than scattered adds) and overlap-added like those of a static pass.
+        The taps of a span's gathered frames are put back in frame order (a gather,
+        much cheaper than scattered adds) and overlap-added like a static pass's.
         """
         batch, frames, channels = x.shape
-        grad = torch.is_grad_enabled()
         conv = self.conv_tr
-        plan = track_plan(track, _chunk_frames(self.channels), _min_run(self.channels))
-        inputs = x + skip[:, :frames]
+        chunk = _chunk_frames(self.channels)
+        plan = track_plan(track, chunk, _min_run(self.channels), _SPAN_CHUNKS * chunk)
         for item, start, end, uf in plan.runs:
-            hidden = self.pointwise(inputs[item : item + 1, start:end], uf)
+            hidden = self.pointwise(
+                x[item : item + 1, start:end] + skip[item : item + 1, start:end], uf
+            )
             if gate is not None:
                 hidden = hidden * gate[item, start:end].view(1, -1, 1)
             taps = conv.frame_taps(hidden, uf)
             for tap in range(conv.taps):
                 out[item : item + 1, start + tap : end + tap] += taps[:, :, tap]
-        if not plan.groups:
+        if not plan.spans:
             return
-        inputs = inputs.reshape(batch * frames, channels)
+        skip_frames = skip.shape[1]
+        flat_x = x.reshape(batch * frames, channels)
+        flat_skip = skip.reshape(batch * skip_frames, channels)
+        skip_rows = plan.rows + plan.rows // frames * (skip_frames - frames)
+        flat_gate = None if gate is None else gate.reshape(-1)
         width = conv.stride * conv.out_channels
-        gathered = x.new_empty(len(plan.rows), conv.taps, width)
-        for first, last, uf in plan.groups:
-            rows = plan.rows[first:last]
-            hidden = self.pointwise(inputs.index_select(0, rows).unsqueeze(0), uf)
-            if gate is not None:
-                hidden = hidden * gate.reshape(-1)[rows].view(1, -1, 1)
-            gathered[first:last] = conv.frame_taps(hidden, uf)[0]
-        if plan.inverse is not None:
-            frame_taps = gathered.index_select(0, plan.inverse)
-        else:
-            frame_taps = x.new_zeros(batch * frames, conv.taps, width)
-            frame_taps.index_copy_(0, plan.rows, gathered)
-        frame_taps = frame_taps.view(batch, frames, conv.taps, width)
-        for tap in range(conv.taps):
-            out[:, tap : tap + frames] += frame_taps[:, :, tap]
+        for begin, end, first, groups in plan.spans:
+            gathered = x.new_empty(end - begin, conv.taps, width)
+            for a, b, uf in groups:
+                inputs = flat_x.index_select(0, plan.rows[a:b])
+                inputs += flat_skip.index_select(0, skip_rows[a:b])
+                hidden = self.pointwise(inputs.unsqueeze(0), uf)
+                if gate is not None:
+                    hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).view(1, -1, 1)
+                gathered[a - first : b - first] = conv.frame_taps(hidden, uf)[0]
+            taps = gathered.index_select(0, plan.local[begin:end])
+            # overlap-add, item by item (a span may cross items)
+            for item in range(begin // frames, (end - 1) // frames + 1):
+                low, high = max(begin, item * frames), min(end, (item + 1) * frames)
+                start, stop = low - item * frames, high - item * frames
+                for tap in range(conv.taps):
+                    out[item, start + tap : stop + tap] += taps[low - begin : high - begin, tap]
 
 
 class SlimDemucs(nn.Module):

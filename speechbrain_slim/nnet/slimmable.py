@@ -218,10 +218,13 @@ class SlimConv1d(_TappedConv):
         rows, row_width = blocks.shape
         if blocks.is_contiguous():
             # frame n's window (blocks n .. n + taps - 1) is contiguous: one gather from a view
-            windows = blocks.as_strided((rows - self.taps + 1, self.taps * row_width), (row_width, 1))
-            windows = windows[first_rows]
+            shape = (rows - self.taps + 1, self.taps * row_width)
+            windows = blocks.as_strided(shape, (row_width, 1))
+            windows = windows.index_select(0, first_rows)
         else:
-            windows = torch.cat([blocks[first_rows + tap] for tap in range(self.taps)], dim=1)
+            windows = torch.cat(
+                [blocks.index_select(0, first_rows + tap) for tap in range(self.taps)], dim=1
+            )
         weight = self.masked_weight()
         matrix = weight[:width_out].reshape(width_out, -1)
         return torch.addmm(self.bias[:width_out], windows, matrix.t())
