@@ -238,8 +238,9 @@ class _DecoderLevel:
         self.views = {}
         for uf in ufs:
             width = active_channels(block.channels, uf)
-            halves = [(bias[h, :width], weight[h, :width].t()) for h in range(weight.shape[0])]
-            self.views[uf] = (halves, tr_weight[:width])
+            # both GLU halves' prefixes side by side: one GEMM (a copy once per UF below 1)
+            point = weight[:, :width].reshape(-1, weight.shape[-1]).t()  # [C, halves * width]
+            self.views[uf] = (bias[:, :width].reshape(-1), point, tr_weight[:width])
 
     def reset(self):
         self.skips = _Frames(self.channels, self.block_bias.device, owned=True)
@@ -254,13 +255,9 @@ class _DecoderLevel:
 
     def run(self, first, last, uf):
         """Transposed-conv taps of frames ``first .. last - 1``: ``[frames, taps * S * out]``."""
-        x = self.skips.get(first, last)
-        halves, tr_weight = self.views[uf]
-        hidden = torch.addmm(halves[0][0], x, halves[0][1])
-        if self.glu:
-            hidden.mul_(torch.addmm(halves[1][0], x, halves[1][1]).sigmoid_())
-        else:
-            hidden.relu_()
+        point_bias, point_weight, tr_weight = self.views[uf]
+        hidden = torch.addmm(point_bias, self.skips.get(first, last), point_weight)
+        hidden = F.glu(hidden, dim=-1) if self.glu else hidden.relu_()
         return torch.addmm(self.taps_bias, hidden, tr_weight)
 
     def combine(self, runs):
