@@ -154,7 +154,7 @@ def stream(args):
     with _open_output(args.output, rate, channels, meta.subtype) as sink:
         def write(model_rate_block, final=False):
             nonlocal written
-            out = to_output.push(model_rate_block, final)[:, : meta.frames - written]
+            out = to_output.push(model_rate_block.cpu(), final)[:, : meta.frames - written]
             written += out.shape[1]
             sink.write(out.clamp(-1.0, 1.0).T.numpy())
 
@@ -221,7 +221,7 @@ def _stream_microphone(enhancer, args):
             data, _ = microphone.read(chunk)
             parts.append(streamer.feed(torch.from_numpy(data[:, 0].copy())))
     parts.append(streamer.flush())
-    sf.write(args.output, torch.cat(parts).clamp(-1.0, 1.0).numpy(), rate)
+    sf.write(args.output, torch.cat(parts).clamp(-1.0, 1.0).cpu().numpy(), rate)
     _report_stream([streamer], args, args.seconds, time.perf_counter() - start)
     return 0
 

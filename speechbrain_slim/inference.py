@@ -320,7 +320,9 @@ class EnhanceSlim(Pretrained):
 
         See :class:`speechbrain_slim.streaming.StreamingEnhancer`: ``feed(chunk)``
         returns the enhanced samples that are final, ``flush()`` the rest; together
-        they equal :meth:`enhance_batch`'s whole-signal result. The stream is **mono at
+        they equal the model (or :func:`~speechbrain_slim.routing.route`) run on the
+        whole signal, i.e. :meth:`enhance_batch` for inputs shorter than
+        ``chunk_seconds``, to float rounding. The stream is **mono at
         the model's rate** (:attr:`sample_rate`): the caller resamples (e.g. with
         :class:`StreamResampler`) and enhances each channel with its own streamer.
         Needs a causal model with ``normalize="running"`` or ``False``.
