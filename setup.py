@@ -44,6 +44,9 @@ setup(
             "speechmos>=0.0.1",
             "onnxruntime>=1.16",
             "librosa>=0.10",
+            # ONNX export of a static model (speechbrain_slim.export.save_onnx).
+            "onnx>=1.16",
+            "onnxscript>=0.5",
         ],
     },
 )

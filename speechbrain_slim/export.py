@@ -35,7 +35,8 @@ Authors
 
 import argparse
 import math
-from typing import List, Optional
+import warnings
+from typing import Optional
 
 import torch
 from torch import nn
@@ -117,7 +118,7 @@ class _GroupedGRU(nn.Module):
 
     def forward(self, x):
         x = x.transpose(1, 2)
-        outs: List[torch.Tensor] = []
+        outs: list[torch.Tensor] = []
         for group, gru in enumerate(self.grus):
             part = x[..., group * self.width : (group + 1) * self.width].contiguous()
             out, _ = gru(part)
@@ -286,7 +287,7 @@ class StaticDemucs(nn.Module):
     def _running_mean(self, power):
         """Exponential running mean of ``power`` [B, N] along N, started at ``power[:, 0]``."""
         state = power[:, :1]
-        outs: List[torch.Tensor] = []
+        outs: list[torch.Tensor] = []
         for start in range(0, power.shape[1], self.norm_chunk):
             part = power[:, start : start + self.norm_chunk]
             size = part.shape[1]
@@ -347,7 +348,7 @@ class StaticDemucs(nn.Module):
             mix = mix / (self.floor + std)
         x = F.pad(mix, (0, self.valid_length(length) - length))
         x = self.upsample(x).unsqueeze(1)
-        skips: List[torch.Tensor] = []
+        skips: list[torch.Tensor] = []
         for encoder in self.encoder:
             x = encoder(x)
             skips.append(x)
@@ -527,10 +528,12 @@ def save_onnx(model, uf, path, length=16_000, batch=1, opset=None):
     static = export_static(model, uf).cpu()
     example = torch.zeros(batch, length)
     kwargs = {} if opset is None else {"opset_version": opset}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch.export notes that nn.GRU/nn.LSTM re-assign their flat weight list.
+        warnings.filterwarnings("ignore", message=".*_flat_weights.*")
         torch.onnx.export(
             static, (example,), str(path), input_names=["noisy"], output_names=["enhanced"],
-            dynamo=True, external_data=False, **kwargs,
+            dynamo=True, external_data=False, verbose=False, **kwargs,
         )
     return str(path)
 
