@@ -162,7 +162,7 @@ def route(model, router, noisy, uf="auto", shift=0.0, training=False):
         logits, backbone.ufs, cap=value, shift=shift, training=training,
         temperature=selector.temperature,
     )
-    enhanced, info = model(mix, track, gates)
+    enhanced, info = model(mix, track, gates, std=std)
     info["macs"] = info["macs"] + selector.macs_per_frame() * frames
     info["macs_per_sample"] = info["macs"] / mix.shape[-1]
     info["logits"], info["probs"] = logits, probs

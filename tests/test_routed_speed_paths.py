@@ -143,3 +143,23 @@ def test_track_plan_covers_every_frame_once():
             assert (covered == 1).all()
             if min_run is None:
                 assert not plan.runs
+
+
+def test_track_at_level_takes_the_deepest_frames_decision():
+    model = SlimDemucs(hidden=8, depth=3)
+    track = torch.rand(2, 7)
+    for level in range(3):
+        ratio = model.stride ** (2 - level)
+        for frames in (1, 7 * ratio - 3, 7 * ratio, 7 * ratio + 5):
+            index = (torch.arange(frames) // ratio).clamp(max=6)
+            assert torch.equal(model.track_at_level(track, level, frames), track[:, index])
+
+
+def test_a_precomputed_input_scale_changes_nothing():
+    torch.manual_seed(0)
+    model = SlimDemucs(hidden=8, depth=3, normalize="running").eval()
+    x = torch.randn(2, 5000)
+    track = run_track(2, model.bottleneck_frames(5000), 3, seed=5)
+    with torch.no_grad():
+        given = model(x, track, std=model.input_scale(x))[0]
+        torch.testing.assert_close(given, model(x, track)[0], rtol=0, atol=0)

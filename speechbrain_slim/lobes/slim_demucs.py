@@ -185,6 +185,24 @@ def _even_pieces(first, count, chunk):
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def _block_plan(track, block_width):
+    """The plan of a block of ``block_width`` along ``track``.
+
+    The encoder and decoder blocks of a level get one track tensor and have the same
+    width: SlimDemucs marks the per-level tracks it makes (fresh tensors, never
+    changed), and the first block's plan is kept on the tensor for the second.
+    """
+    chunk = _chunk_frames(block_width)
+    key = (chunk, _min_run(block_width), _SPAN_CHUNKS)
+    cached = getattr(track, _PLAN_ATTRIBUTE, False)
+    if cached and cached[0] == key:
+        return cached[1]
+    plan = track_plan(track, chunk, key[1], _SPAN_CHUNKS * chunk)
+    if cached is not False:
+        setattr(track, _PLAN_ATTRIBUTE, (key, plan))
+    return plan
+
+
 def _chunk_frames(block_width):
     if torch.is_grad_enabled():
         return 1 << 62
@@ -198,6 +216,7 @@ def _min_run(block_width):
     return max(1, _SLICE_WORK // block_width)
 
 
+_PLAN_ATTRIBUTE = "_slim_demucs_plan"
 # Frames x channels whose gather and scatter cost about one more call of a block's layers.
 _SLICE_WORK = 1 << 14
 # Spans of this many chunks: in a gathered span, each UF's group is then about a chunk.
@@ -261,8 +280,7 @@ class EncoderBlock(nn.Module):
         """Per-frame widths: long runs are computed as slices, other frames gathered by UF."""
         batch, frames = track.shape
         grad = torch.is_grad_enabled()
-        chunk = _chunk_frames(self.channels)
-        plan = track_plan(track, chunk, _min_run(self.channels), _SPAN_CHUNKS * chunk)
+        plan = _block_plan(track, self.channels)
         stride, kernel = self.conv.stride, self.conv.kernel_size
         out = x.new_empty(batch, frames, self.channels)
         for item, start, end, uf in plan.runs:
@@ -364,8 +382,7 @@ class DecoderBlock(nn.Module):
         """
         batch, frames, channels = x.shape
         conv = self.conv_tr
-        chunk = _chunk_frames(self.channels)
-        plan = track_plan(track, chunk, _min_run(self.channels), _SPAN_CHUNKS * chunk)
+        plan = _block_plan(track, self.channels)
         for item, start, end, uf in plan.runs:
             hidden = self.pointwise(
                 x[item : item + 1, start:end] + skip[item : item + 1, start:end], uf
@@ -643,8 +660,12 @@ class SlimDemucs(nn.Module):
         ``n // stride**(depth - 1 - l)``, the deepest frame it feeds (clipped).
         """
         ratio = self.stride ** (self.depth - 1 - level)
-        index = torch.arange(frames, device=track.device) // ratio
-        return track[:, index.clamp_(max=track.shape[1] - 1)]
+        batch, decisions = track.shape
+        kept = min(decisions, -(-frames // ratio))
+        out = track[:, :kept, None].expand(batch, kept, ratio).reshape(batch, kept * ratio)
+        if kept * ratio < frames:
+            out = torch.cat([out, track[:, -1:].expand(batch, frames - kept * ratio)], dim=1)
+        return out[:, :frames]
 
     def input_scale(self, mix):
         """The input normalisation's per-sample std (``None`` without normalisation).
@@ -669,7 +690,7 @@ class SlimDemucs(nn.Module):
         std = running_mean(power, decay).clamp(min=0).sqrt()
         return std.repeat_interleave(block, dim=-1)[:, : mix.shape[-1]]
 
-    def forward(self, noisy, uf=1.0, gates=None):
+    def forward(self, noisy, uf=1.0, gates=None, std=None):
         """Enhances a batch of waveforms at a UF or along a per-frame decision track.
 
         Arguments
@@ -683,6 +704,9 @@ class SlimDemucs(nn.Module):
         gates : torch.Tensor, optional
             ``[batch, bottleneck_frames]`` multipliers for the slimmed activations of each
             frame: the router's straight-through gates (value 1, gradient to the router).
+        std : torch.Tensor, optional
+            ``self.input_scale(noisy)`` when the caller has it already (the router's
+            features are normalised with it); computed here otherwise.
 
         Returns
         -------
@@ -700,6 +724,8 @@ class SlimDemucs(nn.Module):
         if isinstance(uf, torch.Tensor):
             track = self.check_track(uf, batch, levels[-1])
             per_level = [self.track_at_level(track, i, n) for i, n in enumerate(levels)]
+            for level_track in per_level:  # fresh tensors: blocks may keep their plans on them
+                setattr(level_track, _PLAN_ATTRIBUTE, None)
         else:
             uf = self.check_uf(uf)
             track = torch.full((batch, levels[-1]), uf)
@@ -710,7 +736,8 @@ class SlimDemucs(nn.Module):
             gates = [None] * self.depth
 
         raw = mix
-        std = self.input_scale(mix)
+        if std is None:
+            std = self.input_scale(mix)
         if std is not None:
             mix = mix / (self.floor + std)
         x = nn.functional.pad(mix, (0, self.valid_length(length) - length))
