@@ -366,6 +366,16 @@ def _dense(tensor):
     return tensor.detach().clone().contiguous()
 
 
+def _pointwise_halves(layer):
+    """A SlimPointwise's ``[halves, out, in]`` weight and ``[halves, out]`` bias (GLU value first).
+
+    Read through its torch-layout ``reference_weight()``, whatever its storage layout.
+    """
+    weight = layer.reference_weight()[..., 0]
+    return (weight.reshape(layer.halves, layer.out_channels, layer.in_channels),
+            layer.bias.reshape(layer.halves, layer.out_channels))
+
+
 def export_static(model, uf):
     """Returns a :class:`StaticDemucs` computing ``model(noisy, uf)[0]`` with UF's weights only.
 
@@ -414,19 +424,18 @@ def export_static(model, uf):
     static = StaticDemucs(**config)
     state = {}
     for index, (block, width) in enumerate(zip(model.encoder, active)):
-        pointwise = block.pointwise
+        weight, bias = _pointwise_halves(block.pointwise)
         state[f"encoder.{index}.conv.weight"] = block.conv.reference_weight()[:width]
         state[f"encoder.{index}.conv.bias"] = block.conv.bias[:width]
-        # [halves, C, C_in] -> [halves * C, w, 1]: every output, the first w inputs.
-        weight = pointwise.weight[:, :, :width].reshape(-1, width)
-        state[f"encoder.{index}.pointwise.weight"] = weight.unsqueeze(-1)
-        state[f"encoder.{index}.pointwise.bias"] = pointwise.bias.reshape(-1)
+        # [halves, C, C] -> [halves * C, w, 1]: every output, the first w inputs.
+        state[f"encoder.{index}.pointwise.weight"] = weight[:, :, :width].reshape(-1, width, 1)
+        state[f"encoder.{index}.pointwise.bias"] = bias.reshape(-1)
     for index, (block, width) in enumerate(zip(model.decoder, active[::-1])):
-        pointwise = block.pointwise
+        weight, bias = _pointwise_halves(block.pointwise)
         # [halves, C, C] -> [halves * w, C, 1]: the first w outputs of each GLU half.
-        weight = pointwise.weight[:, :width].reshape(-1, pointwise.in_channels)
-        state[f"decoder.{index}.pointwise.weight"] = weight.unsqueeze(-1)
-        state[f"decoder.{index}.pointwise.bias"] = pointwise.bias[:, :width].reshape(-1)
+        channels = weight.shape[-1]
+        state[f"decoder.{index}.pointwise.weight"] = weight[:, :width].reshape(-1, channels, 1)
+        state[f"decoder.{index}.pointwise.bias"] = bias[:, :width].reshape(-1)
         state[f"decoder.{index}.conv_tr.weight"] = block.conv_tr.reference_weight()[:width]
         state[f"decoder.{index}.conv_tr.bias"] = block.conv_tr.bias
     if model.bottleneck_type == "lstm":
@@ -483,11 +492,17 @@ def save_torchscript(model, uf, path):
 def save_onnx(model, uf, path, length=16_000, batch=1, opset=None):
     """Exports ``model`` at ``uf`` to ONNX for inputs of one fixed shape ``[batch, length]``.
 
-    What works (tested with onnxruntime): every bottleneck (LSTM, grouped GRU) and every
-    normalisation, at the fixed input shape given here. The graph is traced at that
-    shape, so the padding to a valid length, the resampler's blocks and the running
-    std's chunks are baked in: other lengths must be padded (or cropped) to ``length``
-    by the caller, or exported separately. Dynamic lengths are not supported; for
+    What works (tested with onnxruntime, max abs difference to the slim model ~1e-7):
+    LSTM and grouped-GRU bottlenecks (native ONNX ``LSTM``/``GRU`` nodes, one per
+    group), causal or not, with ``"global"``, ``"running"`` or no normalisation, at the
+    fixed input shape given here (exporter: ``torch.onnx.export(..., dynamo=True)``).
+    The graph is traced at that shape, so the padding to a valid length, the
+    resampler's blocks and the running std's chunks are baked in: run other lengths
+    through a graph of their own, or zero-pad them to ``length`` and crop the output
+    (exact before the last ``model.lookahead`` samples for causal models with
+    ``"running"`` or no normalisation; otherwise the padding changes every sample).
+    A dynamic length does not export (torch 2.14: the exporter's decomposition of
+    ``aten.lstm``/``aten.gru`` fails on a symbolic number of frames); for
     any-length inference use :func:`save_torchscript`.
 
     Arguments
@@ -576,6 +591,8 @@ def main(argv=None):
 
     from speechbrain_slim import EnhanceSlim
 
+    # torch 2.14 marks torch.jit as deprecated; the files it writes load and run as usual.
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
     savedir = args.savedir or tempfile.mkdtemp(prefix="speechbrain_slim_export_")
     enhancer = EnhanceSlim.from_hparams(source=args.source, savedir=savedir)
     model = enhancer.model.cpu().eval()
