@@ -168,6 +168,8 @@ class StaticDemucs(nn.Module):
         Sinc zero crossings of the resampler.
     sample_rate : int
         Sample rate the model works at (informative).
+    residual : bool
+        Add the input to the output (``SlimDemucs(residual=True)``).
 
     Example
     -------
@@ -203,6 +205,7 @@ class StaticDemucs(nn.Module):
         bidirectional=False,
         zeros=56,
         sample_rate=16_000,
+        residual=False,
     ):
         super().__init__()
         widths = [(int(cin), int(c)) for cin, c in widths]
@@ -222,7 +225,9 @@ class StaticDemucs(nn.Module):
             norm_decay=norm_decay, glu=glu, bottleneck=bottleneck,
             bottleneck_layers=bottleneck_layers, gru_groups=gru_groups,
             bidirectional=bidirectional, zeros=zeros, sample_rate=sample_rate,
+            residual=bool(residual),
         )
+        self.residual = bool(residual)
         self.uf = float(uf)
         self.depth = len(widths)
         self.kernel_size = int(kernel_size)
@@ -358,6 +363,8 @@ class StaticDemucs(nn.Module):
         x = self.downsample(x[:, 0])[:, :length]
         if std is not None:
             x = x * std
+        if self.residual:
+            x = x + noisy
         return x
 
 
@@ -419,7 +426,7 @@ def export_static(model, uf):
         glu=model.glu, bottleneck=model.bottleneck_type,
         bottleneck_layers=model.bottleneck_layers, gru_groups=model.gru_groups,
         bidirectional=not model.causal, zeros=model.resampler.zeros,
-        sample_rate=model.sample_rate,
+        sample_rate=model.sample_rate, residual=model.residual,
     )
     static = StaticDemucs(**config)
     state = {}

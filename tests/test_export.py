@@ -28,6 +28,8 @@ CONFIGS = {
     "running-gru-noncausal": dict(normalize="running", bottleneck="grouped_gru", causal=False,
                                   resample=2),
     "none-lstm-noglu": dict(normalize=False, bottleneck="lstm", glu=False, resample=1),
+    "running-gru-residual": dict(normalize="running", bottleneck="grouped_gru", gru_groups=2,
+                                 residual=True),
 }
 
 
