@@ -53,32 +53,42 @@ __all__ = ["StreamingEnhancer"]
 
 
 class _Frames:
-    """The frames of one stream still needed later: ``data`` [n, C] from frame ``start`` on.
+    """The frames of one stream still needed later: frames ``start .. end - 1``, ``[n, C]``.
 
-    ``owned``: appended frames are always copied, so ``data`` may be changed in place.
+    A buffer with spare room at its end: appending copies only the new frames
+    (when the room runs out, the live frames move to a new buffer twice their
+    size), so a long wait (skip frames wait for the decoder's lookahead) costs
+    no per-frame copy of everything waiting. Frames are always copied in, so the
+    views :meth:`get` returns may be changed in place.
     """
 
-    def __init__(self, channels, device, owned=False):
-        self.data = torch.zeros(0, channels, device=device)
-        self.start = 0
-        self.owned = owned
+    def __init__(self, channels, device):
+        self.buffer = torch.zeros(64, channels, device=device)
+        self.offset = self.size = self.start = 0  # frame `start` is buffer row `offset`
 
     @property
     def end(self):
-        return self.start + self.data.shape[0]
+        return self.start + self.size
 
     def append(self, frames):
-        if self.data.shape[0] or self.owned:
-            self.data = torch.cat((self.data, frames))
-        else:
-            self.data = frames
+        count = frames.shape[0]
+        if self.offset + self.size + count > self.buffer.shape[0]:
+            live = self.buffer[self.offset : self.offset + self.size]
+            capacity = max(self.buffer.shape[0], 2 * (self.size + count))
+            self.buffer = torch.cat((live, live.new_empty(capacity - self.size, live.shape[1])))
+            self.offset = 0
+        stop = self.offset + self.size
+        self.buffer[stop : stop + count] = frames
+        self.size += count
 
     def get(self, first, last):
-        return self.data[first - self.start : last - self.start]
+        return self.buffer[self.offset + first - self.start : self.offset + last - self.start]
 
     def forget_before(self, first):
         if first > self.start:
-            self.data = self.data[first - self.start :]
+            drop = min(first - self.start, self.size)
+            self.offset += drop
+            self.size -= drop
             self.start = first
 
 
@@ -215,7 +225,7 @@ class _EncoderLevel:
         return runs[0] if len(runs) == 1 else torch.cat(runs)
 
     def no_output(self):
-        return self.inputs.data.new_zeros(0, self.channels)
+        return self.inputs.buffer.new_zeros(0, self.channels)
 
 
 class _DecoderLevel:
@@ -243,7 +253,7 @@ class _DecoderLevel:
             self.views[uf] = (bias[:, :width].reshape(-1), point, tr_weight[:width])
 
     def reset(self):
-        self.skips = _Frames(self.channels, self.block_bias.device, owned=True)
+        self.skips = _Frames(self.channels, self.block_bias.device)
         self.received = 0  # frames of the deeper level's output added onto the skips
         self.tail = self.block_bias.new_zeros(self.taps - 1, self.block_bias.shape[0])
         self.done = 0
