@@ -765,6 +765,13 @@ class SlimDemucs(nn.Module):
         }
         return x, info
 
+    def export_static(self, uf):
+        """A plain torch model (``StaticDemucs``) computing ``self(noisy, uf)[0]`` with only
+        ``uf``'s weights; see :func:`speechbrain_slim.export.export_static`."""
+        from speechbrain_slim.export import export_static
+
+        return export_static(self, uf)
+
     def to_denoiser_state_dict(self):
         """Returns the weights as a ``denoiser.demucs.Demucs`` state dict (LSTM bottleneck)."""
         from speechbrain_slim.lobes.demucs_import import to_denoiser_state_dict
