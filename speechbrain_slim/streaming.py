@@ -27,9 +27,14 @@ together when a long chunk arrives). Every layer computes only its *new* frames:
 * residual models (``residual=True``): the raw input samples wait until their
   output samples are emitted, which then get them added (as ``SlimDemucs.forward``).
 
-Each frame runs at its UF's width from prefix views of the layers' own weights
-(built once per UF; nothing of the model is copied except the grouped GRU's
-per-group weights, stacked once so that a step is one batched GEMM).
+Each frame runs at its UF's width from prefix views of the layers' own weights,
+built once per UF. Copied once: the grouped GRU's per-group weights (stacked, so
+that a step is one batched GEMM) and, below UF 1, the decoder's two GLU halves'
+prefixes side by side (one GEMM instead of two).
+
+Speed (``benchmarks/streaming_speed.py``, one thread): per 16 ms frame the
+paper config needs ~30 small ops per level; at UF 1 the time goes into reading
+the weights (memory-bound GEMVs), at small UFs into per-op overhead.
 
 The normalisation must be causal: ``normalize="running"`` or ``False``. DEMUCS's
 ``normalize=True`` divides by the std of the *whole* input, which a stream
@@ -281,12 +286,10 @@ class _DecoderLevel:
         """Adds ``[frames, taps * S * out]`` taps to the cached tail; returns final samples."""
         frames, width = taps.shape[0], self.block_bias.shape[0]
         if self.taps == 2:  # DEMUCS (K = 2 S): block n = tap 0 of frame n + tap 1 of frame n - 1
-            blocks = taps[:, :width]
             if frames == 1:
-                blocks = blocks.add_(self.tail)
+                blocks = torch.add(taps[:, :width], self.tail)
             else:
-                blocks[0] += self.tail[0]
-                blocks[1:] += taps[:-1, width:]
+                blocks = torch.add(taps[:, :width], torch.cat((self.tail, taps[:-1, width:])))
             self.tail = taps[-1:, width:]
             return self._activate(blocks)
         taps = taps.view(frames, self.taps, width)

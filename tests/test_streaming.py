@@ -25,6 +25,8 @@ HUB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
                    "slim-demucs-embedded")
 
 CONFIGS = {
+    "h4-d2-r1-gru-running-residual": dict(hidden=4, depth=2, resample=1, normalize="running",
+                                          residual=True),
     "h4-d2-r1-gru-running": dict(hidden=4, depth=2, resample=1, normalize="running"),
     "h8-d3-r2-lstm-running-residual": dict(hidden=8, depth=3, resample=2, bottleneck="lstm",
                                            normalize="running", residual=True),
