@@ -305,8 +305,8 @@ class EncoderBlock(nn.Module):
                 if gate is not None:
                     hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).unsqueeze(-1)
                 gathered[a - first : b - first] = self.pointwise(hidden.unsqueeze(0), uf)[0]
-            if grad:
-                flat_out[begin:end] = gathered.index_select(0, plan.local[begin:end])
+            if grad:  # a scatter whose backward is a gather
+                flat_out.index_copy_(0, plan.rows[first : first + end - begin], gathered)
             else:
                 torch.index_select(gathered, 0, plan.local[begin:end], out=flat_out[begin:end])
         return out
@@ -409,6 +409,13 @@ class DecoderBlock(nn.Module):
                 if gate is not None:
                     hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).view(1, -1, 1)
                 gathered[a - first : b - first] = conv.frame_taps(hidden, uf)[0]
+            if torch.is_grad_enabled():  # scattered adds, whose backward is a gather
+                blocks = out.view(-1, width)
+                rows = plan.rows[first : first + end - begin]
+                rows = rows + rows // frames * (conv.taps - 1)
+                for tap in range(conv.taps):
+                    blocks.index_add_(0, rows + tap, gathered[:, tap])
+                continue
             taps = gathered.index_select(0, plan.local[begin:end])
             # overlap-add, item by item (a span may cross items)
             for item in range(begin // frames, (end - 1) // frames + 1):

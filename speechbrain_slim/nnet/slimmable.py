@@ -216,8 +216,9 @@ class SlimConv1d(_TappedConv):
         """
         width_out = _output_width(self, uf)
         rows, row_width = blocks.shape
-        if blocks.is_contiguous():
+        if blocks.is_contiguous() and not (blocks.requires_grad and torch.is_grad_enabled()):
             # frame n's window (blocks n .. n + taps - 1) is contiguous: one gather from a view
+            # (the backward of an overlapping view is slow: not with autograd)
             shape = (rows - self.taps + 1, self.taps * row_width)
             windows = blocks.as_strided(shape, (row_width, 1))
             windows = windows.index_select(0, first_rows)
