@@ -406,16 +406,29 @@ class _LSTMSteps:
 
 
 class _RouterSteps:
-    """Stateful :class:`Router`: one decision per ``frame_stride`` normalised samples."""
+    """Stateful :class:`Router`: one decision per ``frame_stride`` normalised samples.
+
+    The router's layers written out on cached weights (its conv as one GEMM over
+    the frames' windows, its diagonal GRU step by step with the same ops as
+    :class:`DiagonalGRU`): no module calls per frame.
+    """
 
     def __init__(self, router, ufs, cap, shift):
-        self.router, self.ufs, self.cap, self.shift = router, ufs, cap, shift
+        self.ufs, self.cap, self.shift = ufs, cap, shift
         self.stride, self.kernel = router.frame_stride, router.kernel_size
+        conv, gru, classifier = router.conv, router.gru, router.classifier
+        self.span = conv.taps * conv.stride  # a window in the conv's padded tap layout
+        self.conv = (conv.bias.detach(),
+                     conv.masked_weight().detach().reshape(conv.out_channels, -1).t())
+        self.projection = (gru.input_proj.bias.detach(), gru.input_proj.weight.detach().t())
+        self.recurrent, self.recurrent_bias = gru.recurrent.detach(), gru.recurrent_bias.detach()
+        self.classifier = (classifier.bias.detach(), classifier.weight.detach().t())
+        self.channels = gru.channels
 
     def reset(self):
-        self.inputs = self.router.classifier.weight.new_zeros(0)
+        self.inputs = self.recurrent.new_zeros(0)
         self.start = self.done = 0
-        self.state = None
+        self.hidden = self.recurrent.new_zeros(self.channels)
 
     @staticmethod
     def ready(received, kernel, stride):
@@ -428,15 +441,29 @@ class _RouterSteps:
         last = total_frames or self.ready(end, self.kernel, self.stride)
         if last <= self.done:
             return []
+        frames = last - self.done
         first_sample = self.stride * self.done - self.start
-        window = self.inputs[first_sample : self.stride * (last - 1) + self.kernel - self.start]
-        needed = self.stride * (last - self.done - 1) + self.kernel
-        if window.shape[0] < needed:
+        needed = self.stride * (frames - 1) + self.span
+        window = self.inputs[first_sample : first_sample + needed]
+        if window.shape[0] < needed:  # past the stream's end, or the tap layout's padding
             window = F.pad(window, (0, needed - window.shape[0]))
-        router = self.router
-        features = router.conv(window.view(1, -1, 1)).relu_()
-        hidden, self.state = router.gru(features, self.state)
-        track = decide(router.classifier(hidden), self.ufs, cap=self.cap, shift=self.shift)[0]
+        windows = window.unfold(0, self.span, self.stride)  # [frames, span]
+        features = torch.addmm(self.conv[0], windows, self.conv[1]).relu_()
+        projected = torch.addmm(self.projection[0], features, self.projection[1])
+        projected = projected.view(frames, 3, self.channels)
+        hidden, outputs = self.hidden, []
+        for frame in range(frames):
+            gates_x = projected[frame]
+            gates_h = self.recurrent * hidden
+            update_reset = torch.sigmoid(gates_x[:2] + gates_h[:2])
+            recurrent = gates_h[2] + self.recurrent_bias
+            candidate = torch.tanh(torch.addcmul(gates_x[2], update_reset[1], recurrent))
+            hidden = torch.lerp(candidate, hidden, update_reset[0])
+            outputs.append(hidden)
+        self.hidden = hidden
+        hidden = outputs[0].unsqueeze(0) if frames == 1 else torch.stack(outputs)
+        logits = torch.addmm(self.classifier[0], hidden, self.classifier[1])
+        track = decide(logits.unsqueeze(0), self.ufs, cap=self.cap, shift=self.shift)[0]
         drop = self.stride * last - self.start
         self.inputs, self.start, self.done = self.inputs[drop:], self.start + drop, last
         return track[0].tolist()
