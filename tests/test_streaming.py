@@ -254,3 +254,22 @@ def test_cli_stream_resamples_and_keeps_channels(tmp_path):
     assert (info.samplerate, info.channels, info.frames) == (rate, 2, noisy.shape[0])
     assert cli.main(["stream", str(tmp_path / "missing.wav"), "-o", str(target),
                      "--source", HUB]) == 2
+
+
+def test_speed_benchmark_runs_and_reports():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(HUB), os.pardir, "benchmarks", "streaming_speed.py")
+    spec = importlib.util.spec_from_file_location("streaming_speed", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    result = benchmark.run(seconds=0.1, repeats=1)
+    names = [row["name"] for row in result["rows"]]
+    assert "paper uf=0.125" in names and "paper uf=1" in names
+    for row in result["rows"]:
+        assert row["ms_per_frame"] > 0 and row["rtf"] > 0 and row["latency_ms"] > 0
+    assert {"paper_rtf_uf1", "paper_rtf_uf0.125", "paper_speedup_0.125_vs_1"} <= set(
+        result["targets"])
+    assert all(isinstance(t["met"], bool) for t in result["targets"].values())
+    text = benchmark.format_result(result)
+    assert "| paper uf=1 |" in text and "| met |" in text
