@@ -515,6 +515,11 @@ class StreamingEnhancer:
     ``model.total_stride`` samples is one bottleneck frame; a frame's cost is
     counted in :attr:`macs` and timed in :attr:`seconds_per_frame`.
 
+    Threads: a frame is ~100 small ops that gain nothing from several threads,
+    and with a busy core each op can wait milliseconds for it (measured: 10x
+    slower with 2 threads on a shared 2-core machine). Call
+    ``torch.set_num_threads(1)`` in a streaming process (the CLI does).
+
     Example
     -------
     >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
