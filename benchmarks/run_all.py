@@ -17,7 +17,10 @@ Sections (each from its own script, which also runs alone):
   the embedded test split, ``hub/<model>/results.json``) and DNSMOS measured here on a
   subset of that split.
 
-Raw numbers go to ``benchmarks/report/*.json``, plots to ``benchmarks/report/*.png``.
+Raw numbers go to ``benchmarks/report/*.json``, plots to ``benchmarks/report/*.png`` and each
+section's markdown to ``benchmarks/report/<section>.md``; ``--skip`` keeps a skipped section's
+last markdown, so one section can be re-measured alone (``--skip routed streaming memory
+quality`` reruns only the backbone).
 
 Authors
  * speechbrain-slim contributors 2026
@@ -71,12 +74,29 @@ def plot_streaming(result, path):
     plt = _plt()
     rows = result["rows"]
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    labels = [f"{row['name']}" + ("" if row.get("uf") in (None, "") else f" {row['uf']}")
-              for row in rows]
+    labels = [f"{row['name']} ({row['latency_ms']:.0f} ms latency)" for row in rows]
     ax.barh(range(len(rows)), [row["ms_per_frame"] for row in rows], color="tab:blue")
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.axvline(16.0, color="red", linestyle=":", label="real time (16 ms frame)")
     ax.set_xlabel("ms of compute per 16 ms frame (1 thread)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_routed(result, path):
+    """Measured wall time of routed passes next to the time their UF shares predict."""
+    plt = _plt()
+    rows = result["tracks"]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    index = range(len(rows))
+    ax.bar([i - 0.2 for i in index], [row["predicted_s"] for row in rows], 0.4,
+           label="predicted from static passes")
+    ax.bar([i + 0.2 for i in index], [row["measured_s"] for row in rows], 0.4, label="measured")
+    ax.set_xticks(list(index), [f"{row['track']}\nUF {row['mean_uf']:.2f}" for row in rows],
+                  fontsize=8)
+    ax.set_ylabel(f"seconds per {result.get('audio_seconds', 10):g} s of audio")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -202,22 +222,29 @@ def main(argv=None):
     out_dir = os.path.join(os.path.dirname(os.path.abspath(args.out)), "report")
     os.makedirs(out_dir, exist_ok=True)
     seconds, repeats = (2.0, 2) if args.quick else (10.0, 5)
+    sections = {
+        "backbone": lambda: section("Complexity and speed per UF", "backbone", "backbone_speed",
+                                    {"seconds": seconds, "repeats": repeats}, out_dir,
+                                    plot_backbone),
+        "routed": lambda: section("Routed passes", "routed", "routed_speed",
+                                  {"seconds": seconds, "repeats": repeats}, out_dir,
+                                  plot_routed),
+        "streaming": lambda: section("Streaming", "streaming", "streaming_speed",
+                                     {"seconds": seconds, "repeats": min(repeats, 3)}, out_dir,
+                                     plot_streaming),
+        "memory": lambda: memory_section(1.0 if args.quick else 60.0, args.model),
+        "quality": lambda: "## Quality of the shipped model\n\n" + quality_section(
+            args.model, 4 if args.quick else 24, out_dir)[0],
+    }
     parts = [header(args)]
-    if "backbone" not in args.skip:
-        parts.append(section("Complexity and speed per UF", "backbone", "backbone_speed",
-                             {"seconds": seconds, "repeats": repeats}, out_dir, plot_backbone))
-    if "routed" not in args.skip:
-        parts.append(section("Routed passes", "routed", "routed_speed",
-                             {"seconds": seconds, "repeats": repeats}, out_dir))
-    if "streaming" not in args.skip:
-        parts.append(section("Streaming", "streaming", "streaming_speed",
-                             {"seconds": seconds, "repeats": min(repeats, 3)}, out_dir,
-                             plot_streaming))
-    if "memory" not in args.skip:
-        parts.append(memory_section(1.0 if args.quick else 60.0, args.model))
-    if "quality" not in args.skip:
-        text, _ = quality_section(args.model, 4 if args.quick else 24, out_dir)
-        parts.append("## Quality of the shipped model\n\n" + text)
+    for name, measure in sections.items():
+        path = os.path.join(out_dir, f"{name}.md")
+        if name not in args.skip:
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write(measure())
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as stream:
+                parts.append(stream.read())
     with open(args.out, "w", encoding="utf-8") as stream:
         stream.write("\n".join(parts))
     print(f"wrote {args.out}")
