@@ -1,0 +1,62 @@
+"""benchmarks/run_all.py: sections are assembled into one report with their plots."""
+
+import importlib.util
+import json
+import os
+
+import torch
+
+from speechbrain_slim.evaluation import evaluate
+from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
+
+
+def load_run_all():
+    path = os.path.join(ROOT, "benchmarks", "run_all.py")
+    spec = importlib.util.spec_from_file_location("run_all", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plots_are_written_from_benchmark_results(tmp_path):
+    run_all = load_run_all()
+    backbone = {"audio_seconds": 10, "paper": [
+        {"uf": uf, "mac_ratio": uf, "time_ratio": 0.3 + 0.7 * uf} for uf in (0.125, 0.5, 1.0)]}
+    routed = {"audio_seconds": 10, "tracks": [
+        {"track": "runs 8", "mean_uf": 0.4, "predicted_s": 0.2, "measured_s": 0.23}]}
+    streaming = {"rows": [{"name": "paper uf=1", "uf": 1.0, "ms_per_frame": 2.5,
+                           "latency_ms": 53.2}]}
+    for plot, result in ((run_all.plot_backbone, backbone), (run_all.plot_routed, routed),
+                         (run_all.plot_streaming, streaming)):
+        path = tmp_path / f"{plot.__name__}.png"
+        plot(result, str(path))
+        assert path.stat().st_size > 1000
+
+
+def test_quality_section_reads_the_model_folders_results(tmp_path):
+    run_all = load_run_all()
+    torch.manual_seed(0)
+    model = SlimDemucs(hidden=4, depth=2, normalize="running").eval()
+    clean = 0.3 * torch.sin(torch.arange(8000) / 8.0)
+    item = {"id": "a", "noisy_sig": clean + 0.05 * torch.randn(8000), "clean_sig": clean,
+            "snr_db": 5.0}
+    results = evaluate(model, None, [item], modes=(0.125, 1.0), progress=False)
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    text, _ = run_all.quality_section(str(tmp_path), 0, str(tmp_path))
+    assert "| noisy |" in text and "report/pareto.png" in text
+    assert (tmp_path / "pareto.png").is_file()
+    missing, _ = run_all.quality_section(str(tmp_path / "none"), 0, str(tmp_path))
+    assert "quality not reported" in missing
+
+
+def test_skipped_sections_keep_their_last_markdown(tmp_path):
+    run_all = load_run_all()
+    report = tmp_path / "REPORT.md"
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "routed.md").write_text("## Routed passes\n\nkept\n")
+    run_all.main(["--out", str(report), "--skip", "backbone", "routed", "streaming", "memory",
+                  "quality"])
+    text = report.read_text()
+    assert text.startswith("# speechbrain-slim benchmark report") and "kept" in text
