@@ -29,7 +29,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from speechbrain_slim.brain import STAGES, SlimBrain
+from speechbrain_slim.brain import STAGES, SlimBrain, select_key
 from speechbrain_slim.data.recipe_data import prepare_datasets
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def start_from_previous_stage(hparams, modules, stage, checkpointer):
     for previous in reversed(STAGES[:index]):
         earlier = stage_checkpointer(hparams, modules, previous)
         if earlier.list_checkpoints():
-            earlier.recover_if_possible(max_key="pesq")
+            earlier.recover_if_possible(max_key=select_key(hparams))
             return
     if hparams.get("init_from"):
         load_initial_weights(modules, hparams["init_from"])

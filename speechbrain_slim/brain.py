@@ -13,8 +13,9 @@ gates), so the backbone really runs one width per frame, and add the routing
 losses ``beta * L_eff + gamma * L_bal`` (:mod:`speechbrain_slim.losses`).
 
 Validation scores PESQ-WB and SI-SDR; the checkpoint kept as best is the one with
-the highest validation PESQ of the routed model (of the mean over static UFs in the
-backbone stage).
+the highest ``select_key`` (hparams; default ``"pesq"``: validation PESQ of the routed
+model, or the mean over static UFs in the backbone stage; ``"si_sdr"`` likewise;
+``"epoch"``: the last).
 
 Authors
  * speechbrain-slim contributors 2026
@@ -28,10 +29,26 @@ from speechbrain_slim.losses import length_mask
 from speechbrain_slim.metrics import pesq_wb, si_sdr
 from speechbrain_slim.routing import route
 
-__all__ = ["SlimBrain", "ROUTED_STAGES", "STAGES"]
+__all__ = ["SlimBrain", "ROUTED_STAGES", "STAGES", "SELECT_KEYS", "select_key"]
 
 STAGES = ("backbone", "router", "joint", "finetune")
+SELECT_KEYS = ("pesq", "si_sdr", "epoch")
 ROUTED_STAGES = ("router", "joint", "finetune")
+
+
+def select_key(hparams):
+    """Checkpoint meta key that picks a stage's best checkpoint (``hparams["select_key"]``).
+
+    Example
+    -------
+    >>> select_key({}), select_key({"select_key": "si_sdr"})
+    ('pesq', 'si_sdr')
+    """
+    get = hparams.get if isinstance(hparams, dict) else lambda k, d: getattr(hparams, k, d)
+    key = get("select_key", None) or "pesq"
+    if key not in SELECT_KEYS:
+        raise ValueError(f"select_key must be one of {SELECT_KEYS}, got {key!r}")
+    return key
 
 
 def unwrap(module):
@@ -146,8 +163,10 @@ class SlimBrain(sb.Brain):
             label = name if name == "routed" else f"uf{name:g}"
             stats[f"pesq_{label}"] = float(np.nanmean(values["pesq"]))
             stats[f"si_sdr_{label}"] = float(np.nanmean(values["si_sdr"]))
-        pesq = [v for k, v in stats.items() if k.startswith("pesq_")]
-        stats["pesq"] = stats.get("pesq_routed", float(np.mean(pesq)) if pesq else float("nan"))
+        for metric in ("pesq", "si_sdr"):
+            values = [v for k, v in stats.items() if k.startswith(f"{metric}_")]
+            mean = float(np.mean(values)) if values else float("nan")
+            stats[metric] = stats.get(f"{metric}_routed", mean)
         for key, values in self.routing_stats.items():
             if values:
                 stats[key] = float(np.mean(values))
@@ -168,8 +187,10 @@ class SlimBrain(sb.Brain):
                 valid_stats=stats,
             )
             if self.checkpointer is not None:
+                key = select_key(self.hparams)
                 self.checkpointer.save_and_keep_only(
-                    meta={"pesq": stats["pesq"], "epoch": epoch}, max_keys=["pesq"]
+                    meta={"pesq": stats["pesq"], "si_sdr": stats["si_sdr"], "epoch": epoch},
+                    max_keys=[key],
                 )
         else:
             self.hparams.train_logger.log_stats(

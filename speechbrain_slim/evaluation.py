@@ -202,7 +202,7 @@ def evaluate_experiment(hparams, datasets):
     """Evaluates the best checkpoint of the latest trained stage; writes the reports."""
     from speechbrain.utils.checkpoints import Checkpointer
 
-    from speechbrain_slim.brain import ROUTED_STAGES, STAGES
+    from speechbrain_slim.brain import ROUTED_STAGES, STAGES, select_key
 
     modules = {"model": hparams["model"], "router": hparams["router"]}
     stage = None
@@ -211,7 +211,7 @@ def evaluate_experiment(hparams, datasets):
             os.path.join(hparams["save_folder"], candidate), recoverables=modules
         )
         if checkpointer.list_checkpoints():
-            checkpointer.recover_if_possible(max_key="pesq")
+            checkpointer.recover_if_possible(max_key=select_key(hparams))
             stage = candidate
             break
     for module in modules.values():

@@ -117,3 +117,11 @@ def test_training_can_start_from_a_hub_folder(tmp_path):
     checkpoint = next((tmp_path / "exp" / "save" / "backbone").glob("CKPT+*"))
     saved = torch.load(checkpoint / "router.ckpt", weights_only=True)
     assert all(torch.all(value == 0.25) for value in saved.values())
+
+
+def test_select_key_is_checked():
+    from speechbrain_slim.brain import select_key
+
+    assert select_key({"select_key": "epoch"}) == "epoch"
+    with pytest.raises(ValueError, match="select_key"):
+        select_key({"select_key": "stoi"})
