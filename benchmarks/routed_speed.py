@@ -28,8 +28,6 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
-import argparse
-import json
 import math
 import os
 import time
@@ -183,17 +181,11 @@ def format_result(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--hparams", default=HPARAMS, help="HyperPyYAML file with a `model:`")
-    parser.add_argument("--json", help="also write the result to this JSON file")
-    args = parser.parse_args(argv)
-    result = run(args.seconds, args.repeats, args.hparams)
-    print(format_result(result))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as stream:
-            json.dump(result, stream, indent=2)
+    from common import benchmark_main
+
+    hparams = {"default": HPARAMS, "help": "HyperPyYAML file with a `model:`"}
+    benchmark_main(__doc__, run, format_result, repeats=5, argv=argv,
+                   extra={"hparams": hparams})
 
 
 if __name__ == "__main__":

@@ -27,8 +27,6 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
-import argparse
-import json
 import statistics
 import time
 
@@ -225,16 +223,9 @@ def format_result(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", help="also write the result to this JSON file")
-    args = parser.parse_args(argv)
-    result = run(args.seconds, args.repeats)
-    print(format_result(result))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as stream:
-            json.dump(result, stream, indent=2)
+    from common import benchmark_main
+
+    benchmark_main(__doc__, run, format_result, repeats=3, argv=argv)
 
 
 if __name__ == "__main__":
