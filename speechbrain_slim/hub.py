@@ -171,6 +171,10 @@ def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None):
     )
     routing = "a router that picks" if router is not None else "no router (fixed UFs only);"
     short = name.split("/")[-1]
+    residual = (
+        " The network predicts a correction that is added to its input (`residual: True`), "
+        "so at every UF it starts from the noisy signal itself." if model.residual else ""
+    )
     return f"""---
 language: en
 license: apache-2.0
@@ -197,7 +201,7 @@ Enhancement", WASPAA 2025) and {routing} a utilization factor (UF) from
 easy stretches run a narrow model, hard ones the full one. Everything runs with
 [speechbrain-slim](https://github.com/speechbrain-slim/speechbrain-slim), a SpeechBrain
 plugin. The model works on {model.sample_rate} Hz mono audio; EnhanceSlim resamples other rates
-and enhances every channel of multi-channel audio separately.
+and enhances every channel of multi-channel audio separately.{residual}
 
 ## Training data
 
