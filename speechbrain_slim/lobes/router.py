@@ -9,7 +9,11 @@ whole router stays a small share of the backbone's MACs (77 MACs per input
 sample for the default C=32, kernel 512, stride 256: under 1% of UF 0.125).
 Frame ``k`` reads input samples ``[k * stride, k * stride + kernel)``; with the
 default kernel of two strides that lies within what bottleneck frame ``k`` of a
-causal DEMUCS already waits for, so the router adds no latency.
+causal DEMUCS already waits for. Decision ``k`` also sets the width of the
+shallower frames that feed bottleneck frame ``k``, some of which an exact streamer
+would otherwise compute earlier, so exact streaming with the router waits one
+bottleneck frame more than at a fixed UF (16 ms for the paper config; see
+:mod:`speechbrain_slim.streaming`).
 
 Authors
  * speechbrain-slim contributors 2026
