@@ -12,7 +12,6 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
-import time
 
 import torch
 
@@ -24,22 +23,10 @@ TARGET_RATIOS = {0.125: 0.40, 0.25: 0.50, 0.5: 0.70}
 TARGET_VS_REFERENCE = 1.1
 
 
-def best_times(candidates, repeats):
-    """Times every ``name -> fn`` round-robin ``repeats`` times; returns the best of each."""
-    best = {name: float("inf") for name in candidates}
-    with torch.inference_mode():
-        for fn in candidates.values():
-            fn()  # warm-up
-        for _ in range(repeats):
-            for name, fn in candidates.items():
-                start = time.perf_counter()
-                fn()
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
 def run(seconds=10.0, repeats=5):
     """Runs the benchmark; returns a dict of results."""
+    from common import best_times
+
     torch.set_num_threads(1)
     torch.manual_seed(0)
     noisy = torch.randn(1, int(seconds * 16000)) * 0.1
@@ -61,7 +48,7 @@ def run(seconds=10.0, repeats=5):
         candidates[f"{name} slim uf=1"] = lambda slim=slim: slim(noisy, 1.0)
         candidates[f"{name} denoiser.Demucs"] = lambda demucs=demucs: demucs(noisy.unsqueeze(1))
 
-    times = best_times(candidates, repeats)
+    times, _ = best_times(candidates, repeats)
     full_time = times["paper uf=1"]
     full_macs = macs_per_sample(paper, 1.0)["total"]
     rows = []

@@ -1,4 +1,5 @@
-"""The command line every benchmark script shares: ``--seconds``, ``--repeats``, ``--json``.
+"""What the benchmark scripts share: round-robin timing and the ``--seconds``, ``--repeats``,
+``--json`` command line.
 
 Authors
  * speechbrain-slim contributors 2026
@@ -6,6 +7,31 @@ Authors
 
 import argparse
 import json
+import time
+
+import torch
+
+
+def best_times(candidates, repeats):
+    """Times every ``name -> fn`` round-robin ``repeats`` times (after one warm-up each).
+
+    Returns
+    -------
+    tuple of dict
+        The best wall time and the best CPU time (this thread's) of each name, in seconds.
+    """
+    wall = {name: float("inf") for name in candidates}
+    cpu = dict(wall)
+    with torch.inference_mode():
+        for fn in candidates.values():
+            fn()  # warm-up
+        for _ in range(repeats):
+            for name, fn in candidates.items():
+                start_wall, start_cpu = time.perf_counter(), time.thread_time()
+                fn()
+                cpu[name] = min(cpu[name], time.thread_time() - start_cpu)
+                wall[name] = min(wall[name], time.perf_counter() - start_wall)
+    return wall, cpu
 
 
 def benchmark_main(doc, run, format_result, repeats=5, argv=None, extra=None):

@@ -30,7 +30,6 @@ Authors
 
 import math
 import os
-import time
 
 import torch
 
@@ -92,24 +91,10 @@ def mean_run_length(track):
     return track.shape[1] / (changes + 1)
 
 
-def best_times(candidates, repeats):
-    """Times every ``name -> fn`` round-robin; returns the best wall and CPU times of each."""
-    wall = {name: float("inf") for name in candidates}
-    cpu = dict(wall)
-    with torch.inference_mode():
-        for fn in candidates.values():
-            fn()  # warm-up
-        for _ in range(repeats):
-            for name, fn in candidates.items():
-                start_wall, start_cpu = time.perf_counter(), time.thread_time()
-                fn()
-                cpu[name] = min(cpu[name], time.thread_time() - start_cpu)
-                wall[name] = min(wall[name], time.perf_counter() - start_wall)
-    return wall, cpu
-
-
 def run(seconds=10.0, repeats=5, hparams=HPARAMS):
     """Times the static passes and the routed ones round-robin; returns a dict of results."""
+    from common import best_times
+
     torch.set_num_threads(1)
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
