@@ -27,6 +27,7 @@ Authors
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -42,65 +43,62 @@ sys.path.insert(0, HERE)
 DEFAULT_MODEL = os.path.join(ROOT, "hub", "slim-demucs-embedded")
 
 
-def _plt():
+@contextlib.contextmanager
+def _figure(path, size):
+    """Yields the axes of a new figure, then lays it out and writes it to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield ax
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def plot_backbone(result, path):
     """MACs per sample and real-time factor per UF (paper config)."""
-    plt = _plt()
     rows = result["paper"]
     ufs = [row["uf"] for row in rows]
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.plot(ufs, [row["mac_ratio"] for row in rows], "o-", label="MACs / MACs(UF 1)")
-    ax.plot(ufs, [row["time_ratio"] for row in rows], "s-", label="wall time / time(UF 1)")
-    ax.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)
-    ax.set_xlabel("utilization factor")
-    ax.set_ylabel("ratio to UF 1.0")
-    ax.set_title(f"Paper config, {result['audio_seconds']:g} s, 1 thread")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with _figure(path, (5.5, 3.6)) as ax:
+        ax.plot(ufs, [row["mac_ratio"] for row in rows], "o-", label="MACs / MACs(UF 1)")
+        ax.plot(ufs, [row["time_ratio"] for row in rows], "s-", label="wall time / time(UF 1)")
+        ax.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)
+        ax.set_xlabel("utilization factor")
+        ax.set_ylabel("ratio to UF 1.0")
+        ax.set_title(f"Paper config, {result['audio_seconds']:g} s, 1 thread")
+        ax.legend()
 
 
 def plot_streaming(result, path):
     """Milliseconds of compute per 16 ms frame, per model and UF."""
-    plt = _plt()
     rows = result["rows"]
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
     labels = [f"{row['name']} ({row['latency_ms']:.0f} ms latency)" for row in rows]
-    ax.barh(range(len(rows)), [row["ms_per_frame"] for row in rows], color="tab:blue")
-    ax.set_yticks(range(len(rows)), labels, fontsize=8)
-    ax.axvline(16.0, color="red", linestyle=":", label="real time (16 ms frame)")
-    ax.set_xlabel("ms of compute per 16 ms frame (1 thread)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with _figure(path, (6.5, 3.6)) as ax:
+        ax.barh(range(len(rows)), [row["ms_per_frame"] for row in rows], color="tab:blue")
+        ax.set_yticks(range(len(rows)), labels, fontsize=8)
+        ax.axvline(16.0, color="red", linestyle=":", label="real time (16 ms frame)")
+        ax.set_xlabel("ms of compute per 16 ms frame (1 thread)")
+        ax.legend(fontsize=8)
 
 
 def plot_routed(result, path):
     """Measured wall time of routed passes next to the time their UF shares predict."""
-    plt = _plt()
     rows = result["tracks"]
-    fig, ax = plt.subplots(figsize=(6, 3.4))
     index = range(len(rows))
-    ax.bar([i - 0.2 for i in index], [row["predicted_s"] for row in rows], 0.4,
-           label="predicted from static passes")
-    ax.bar([i + 0.2 for i in index], [row["measured_s"] for row in rows], 0.4, label="measured")
-    ax.set_xticks(list(index), [f"{row['track']}\nUF {row['mean_uf']:.2f}" for row in rows],
-                  fontsize=8)
-    ax.set_ylabel(f"seconds per {result.get('audio_seconds', 10):g} s of audio")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with _figure(path, (6, 3.4)) as ax:
+        ax.bar([i - 0.2 for i in index], [row["predicted_s"] for row in rows], 0.4,
+               label="predicted from static passes")
+        ax.bar([i + 0.2 for i in index], [row["measured_s"] for row in rows], 0.4,
+               label="measured")
+        ax.set_xticks(list(index), [f"{row['track']}\nUF {row['mean_uf']:.2f}" for row in rows],
+                      fontsize=8)
+        ax.set_ylabel(f"seconds per {result.get('audio_seconds', 10):g} s of audio")
+        ax.legend(fontsize=8)
 
 
 def quality_section(model_folder, dnsmos_items, out_dir):
@@ -109,14 +107,13 @@ def quality_section(model_folder, dnsmos_items, out_dir):
 
     path = os.path.join(model_folder, "results.json")
     if not os.path.isfile(path):
-        return f"No `{os.path.relpath(path, ROOT)}`: quality not reported.\n", None
+        return f"No `{os.path.relpath(path, ROOT)}`: quality not reported.\n"
     with open(path, encoding="utf-8") as stream:
         results = json.load(stream)
     lines = [f"From `{os.path.relpath(path, ROOT)}` (the recipe's evaluation of the shipped "
              "model on the embedded test split):", "", format_results(results), ""]
     pareto_plot(results, os.path.join(out_dir, "pareto.png"))
     lines.append("![PESQ vs MACs](report/pareto.png)\n")
-    dnsmos = None
     if dnsmos_items:
         dnsmos = dnsmos_subset(model_folder, dnsmos_items)
         if dnsmos is None:
@@ -129,7 +126,7 @@ def quality_section(model_folder, dnsmos_items, out_dir):
                 scores = " | ".join(f"{row[key]:.2f}" for key in ("sig", "bak", "ovrl"))
                 lines.append(f"| {name} | {scores} |")
             lines.append("")
-    return "\n".join(lines), dnsmos
+    return "\n".join(lines)
 
 
 def dnsmos_subset(model_folder, items):
@@ -170,12 +167,13 @@ def section(title, name, module_name, kwargs, out_dir, plot=None):
     elapsed = time.perf_counter() - start
     with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as stream:
         json.dump(result, stream, indent=2, default=str)
+    table = module.format_result(result)
+    print(table, flush=True)
     text = [f"## {title}", "", f"`python benchmarks/{module_name}.py` ({elapsed:.0f} s here)", "",
-            module.format_result(result), ""]
+            table, ""]
     if plot is not None:
         plot(result, os.path.join(out_dir, f"{name}.png"))
         text.append(f"![{title}](report/{name}.png)\n")
-    print(module.format_result(result), flush=True)
     return "\n".join(text)
 
 
@@ -234,7 +232,7 @@ def main(argv=None):
                                      plot_streaming),
         "memory": lambda: memory_section(1.0 if args.quick else 60.0, args.model),
         "quality": lambda: "## Quality of the shipped model\n\n" + quality_section(
-            args.model, 4 if args.quick else 24, out_dir)[0],
+            args.model, 4 if args.quick else 24, out_dir),
     }
     parts = [header(args)]
     for name, measure in sections.items():

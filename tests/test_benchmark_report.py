@@ -44,10 +44,10 @@ def test_quality_section_reads_the_model_folders_results(tmp_path):
             "snr_db": 5.0}
     results = evaluate(model, None, [item], modes=(0.125, 1.0), progress=False)
     (tmp_path / "results.json").write_text(json.dumps(results))
-    text, _ = run_all.quality_section(str(tmp_path), 0, str(tmp_path))
+    text = run_all.quality_section(str(tmp_path), 0, str(tmp_path))
     assert "| noisy |" in text and "report/pareto.png" in text
     assert (tmp_path / "pareto.png").is_file()
-    missing, _ = run_all.quality_section(str(tmp_path / "none"), 0, str(tmp_path))
+    missing = run_all.quality_section(str(tmp_path / "none"), 0, str(tmp_path))
     assert "quality not reported" in missing
 
 
