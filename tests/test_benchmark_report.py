@@ -1,27 +1,15 @@
 """benchmarks/run_all.py: sections are assembled into one report with their plots."""
 
-import importlib.util
 import json
-import os
 
 import torch
 
 from speechbrain_slim.evaluation import evaluate
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
 
-ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 
-
-def load_run_all():
-    path = os.path.join(ROOT, "benchmarks", "run_all.py")
-    spec = importlib.util.spec_from_file_location("run_all", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_plots_are_written_from_benchmark_results(tmp_path):
-    run_all = load_run_all()
+def test_plots_are_written_from_benchmark_results(tmp_path, load_script):
+    run_all = load_script("benchmarks", "run_all.py")
     backbone = {"audio_seconds": 10, "paper": [
         {"uf": uf, "mac_ratio": uf, "time_ratio": 0.3 + 0.7 * uf} for uf in (0.125, 0.5, 1.0)]}
     routed = {"audio_seconds": 10, "tracks": [
@@ -35,8 +23,8 @@ def test_plots_are_written_from_benchmark_results(tmp_path):
         assert path.stat().st_size > 1000
 
 
-def test_quality_section_reads_the_model_folders_results(tmp_path):
-    run_all = load_run_all()
+def test_quality_section_reads_the_model_folders_results(tmp_path, load_script):
+    run_all = load_script("benchmarks", "run_all.py")
     torch.manual_seed(0)
     model = SlimDemucs(hidden=4, depth=2, normalize="running").eval()
     clean = 0.3 * torch.sin(torch.arange(8000) / 8.0)
@@ -51,8 +39,8 @@ def test_quality_section_reads_the_model_folders_results(tmp_path):
     assert "quality not reported" in missing
 
 
-def test_skipped_sections_keep_their_last_markdown(tmp_path):
-    run_all = load_run_all()
+def test_skipped_sections_keep_their_last_markdown(tmp_path, load_script):
+    run_all = load_script("benchmarks", "run_all.py")
     report = tmp_path / "REPORT.md"
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "routed.md").write_text("## Routed passes\n\nkept\n")

@@ -1,7 +1,5 @@
 """Tests of the corpus build script: sentences, voice splits, and (with TTS tools) a smoke run."""
 
-import importlib.util
-import os
 import shutil
 
 import pytest
@@ -9,19 +7,9 @@ import soundfile as sf
 
 from speechbrain_slim.data.corpus import CORPUS_DIR, load_corpus
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def _build_module():
-    path = os.path.join(ROOT, "recipes", "build_embedded_corpus.py")
-    spec = importlib.util.spec_from_file_location("build_embedded_corpus", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_sentences_and_voices_deterministic_and_split_by_identity():
-    b = _build_module()
+def test_sentences_and_voices_deterministic_and_split_by_identity(load_script):
+    b = load_script("recipes", "build_embedded_corpus.py")
     s1, s2 = b.make_sentences(300), b.make_sentences(300)
     assert s1 == s2 and len(set(s1)) == 300
     v = b.make_voices(64)
@@ -36,8 +24,8 @@ TOOLS = ("flite", "espeak-ng", "text2wave", "sox")
 
 
 @pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason="TTS engines missing")
-def test_build_smoke_reproduces_committed_audio(tmp_path):
-    b = _build_module()
+def test_build_smoke_reproduces_committed_audio(tmp_path, load_script):
+    b = load_script("recipes", "build_embedded_corpus.py")
     b.main(["--out", str(tmp_path), "--max-voices", "1"])
     built = load_corpus("train", str(tmp_path))
     committed = load_corpus(corpus_dir=CORPUS_DIR)

@@ -1,6 +1,5 @@
 """Tests of the paired-folder preparer and the VoiceBank+DEMAND preparer on fake folders."""
 
-import importlib.util
 import json
 import os
 
@@ -9,16 +8,6 @@ import pytest
 import soundfile as sf
 
 from speechbrain_slim.data.prepare import prepare_paired_folder
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _voicebank_module():
-    path = os.path.join(ROOT, "recipes", "Voicebank", "voicebank_prepare.py")
-    spec = importlib.util.spec_from_file_location("voicebank_prepare", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _write(path, n, sr, seed=0):
@@ -90,10 +79,10 @@ def _fake_voicebank(root):
                 _write(os.path.join(root, clean, name), length, 48000, k + 7)
 
 
-def test_voicebank_prepare_on_fake_folder(tmp_path):
+def test_voicebank_prepare_on_fake_folder(tmp_path, load_script):
     from speechbrain.dataio.dataset import DynamicItemDataset
 
-    vb = _voicebank_module()
+    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
     data, save = str(tmp_path / "vb"), str(tmp_path / "save")
     _fake_voicebank(data)
     paths = vb.prepare_voicebank(data, save, progress=False)
@@ -114,8 +103,8 @@ def test_voicebank_prepare_on_fake_folder(tmp_path):
         assert len(DynamicItemDataset.from_json(p, replacements={"data_root": data})) > 0
 
 
-def test_voicebank_prepare_broken_inputs(tmp_path):
-    vb = _voicebank_module()
+def test_voicebank_prepare_broken_inputs(tmp_path, load_script):
+    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
     data = str(tmp_path / "vb")
     with pytest.raises(ValueError, match="folders missing"):
         vb.prepare_voicebank(data, str(tmp_path / "s1"))

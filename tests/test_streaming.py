@@ -256,13 +256,8 @@ def test_cli_stream_resamples_and_keeps_channels(tmp_path):
                      "--source", HUB]) == 2
 
 
-def test_speed_benchmark_runs_and_reports():
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(HUB), os.pardir, "benchmarks", "streaming_speed.py")
-    spec = importlib.util.spec_from_file_location("streaming_speed", path)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+def test_speed_benchmark_runs_and_reports(load_script):
+    benchmark = load_script("benchmarks", "streaming_speed.py")
     result = benchmark.run(seconds=0.1, repeats=1)
     names = [row["name"] for row in result["rows"]]
     assert "paper uf=0.125" in names and "paper uf=1" in names
