@@ -5,7 +5,8 @@
     python train.py hparams/slim_demucs.yaml --stage=backbone # one stage
     python train.py hparams/slim_demucs.yaml --dataset=voicebank --data_folder=/data/vb
     python train.py hparams/slim_demucs_embedded.yaml --init_from=hub/slim-demucs-embedded
-    torchrun --nproc_per_node=2 train.py hparams/slim_demucs.yaml --distributed_launch
+    torchrun --nproc_per_node=2 train.py hparams/slim_demucs.yaml              # GPUs (nccl)
+    torchrun --nproc_per_node=2 train.py hparams/slim_demucs.yaml --distributed_backend=gloo  # CPUs
 
 Stages run in the order backbone -> router -> joint -> finetune, each with its own
 checkpoints under ``<save_folder>/<stage>/``; a stage starts from the best checkpoint
