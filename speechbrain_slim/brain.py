@@ -10,7 +10,9 @@ Stages (Miccini et al., WASPAA 2025), each a ``fit`` of its own:
 
 Routed stages make hard per-frame decisions (Gumbel-softmax, straight-through
 gates), so the backbone really runs one width per frame, and add the routing
-losses ``beta * L_eff + gamma * L_bal`` (:mod:`speechbrain_slim.losses`).
+losses ``beta * L_eff + gamma * L_bal`` (:mod:`speechbrain_slim.losses`) and, when
+hparams give ``router_targets``, the router's cross-entropy to per-frame targets
+computed from the backbone's output at every UF (:mod:`speechbrain_slim.router_targets`).
 
 Validation scores PESQ-WB and SI-SDR; the checkpoint kept as best is the one with
 the highest ``select_key`` (hparams; default ``"pesq"``: validation PESQ of the routed
@@ -60,7 +62,8 @@ class SlimBrain(sb.Brain):
     """Trains SlimDemucs and its router; ``hparams.stage`` says which stage runs.
 
     Expects in ``hparams``: ``stage``, ``train_ufs``, ``task_loss``, ``routing_loss``,
-    optionally ``augment`` (a :class:`~speechbrain_slim.data.augment.DemucsAugment`)
+    optionally ``augment`` (a :class:`~speechbrain_slim.data.augment.DemucsAugment`),
+    ``router_targets`` (a :class:`~speechbrain_slim.router_targets.RouterTargetLoss`)
     and ``valid_ufs`` (static UFs scored in the backbone stage's validation); in
     ``modules``: ``model`` and ``router``.
 
@@ -108,10 +111,20 @@ class SlimBrain(sb.Brain):
                 "auto",
                 training=stage == sb.Stage.TRAIN,
             )
-            return {"clean": clean, "lengths": lengths, "routed": (enhanced, info)}
+            predictions = {"clean": clean, "lengths": lengths, "routed": (enhanced, info)}
+            if stage == sb.Stage.TRAIN and self._router_targets() is not None:
+                with torch.no_grad():
+                    model = unwrap(self.modules.model)
+                    predictions["per_uf"] = [model(noisy, uf)[0] for uf in model.ufs]
+            return predictions
         ufs = self.hparams.train_ufs if stage == sb.Stage.TRAIN else self._valid_ufs()
         static = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
         return {"clean": clean, "lengths": lengths, "static": static}
+
+    def _router_targets(self):
+        """The per-frame target loss of the routed stages (hparams ``router_targets``), if any."""
+        targets = getattr(self.hparams, "router_targets", None)
+        return targets if targets is not None and targets.weight > 0 else None
 
     def _valid_ufs(self):
         return getattr(self.hparams, "valid_ufs", None) or self.hparams.train_ufs
@@ -126,6 +139,17 @@ class SlimBrain(sb.Brain):
             mask = length_mask(lengths, info["probs"].shape[1], device=enhanced.device)
             routing, parts = self.hparams.routing_loss(info["probs"], mask)
             loss = loss + routing
+            if "per_uf" in predictions:
+                imitation, target_parts = self._router_targets()(
+                    info["logits"], predictions["per_uf"], clean,
+                    unwrap(self.modules.model).total_stride, lengths,
+                )
+                loss = loss + imitation
+                target_ufs = torch.as_tensor(unwrap(self.modules.model).ufs)
+                self.routing_stats["target_uf"].append(
+                    float(target_ufs[target_parts["target_index"].cpu()].mean())
+                )
+                self.routing_stats["agreement"].append(float(target_parts["agreement"]))
             self.routing_stats["mean_uf"].append(float(info["mean_uf"].mean()))
             self.routing_stats["efficiency"].append(float(parts["efficiency"]))
             self.routing_stats["balance"].append(float(parts["balance"]))
@@ -150,7 +174,9 @@ class SlimBrain(sb.Brain):
     def on_stage_start(self, stage, epoch=None):
         """Resets the statistics; a new epoch draws new on-the-fly mixtures."""
         self.scores = {}
-        self.routing_stats = {"mean_uf": [], "efficiency": [], "balance": []}
+        self.routing_stats = {
+            "mean_uf": [], "efficiency": [], "balance": [], "target_uf": [], "agreement": []
+        }
         if stage == sb.Stage.TRAIN and hasattr(self, "train_set_ref"):
             set_epoch = getattr(self.train_set_ref, "set_epoch", None)
             if set_epoch is not None:
@@ -176,8 +202,10 @@ class SlimBrain(sb.Brain):
         """Logs the epoch and keeps the best checkpoint by validation PESQ."""
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss}
-            if self.routed and self.routing_stats["mean_uf"]:
-                self.train_stats["mean_uf"] = float(np.mean(self.routing_stats["mean_uf"]))
+            if self.routed:
+                for key in ("mean_uf", "target_uf", "agreement"):
+                    if self.routing_stats[key]:
+                        self.train_stats[key] = float(np.mean(self.routing_stats[key]))
             return
         stats = {"loss": stage_loss, **self.summary()}
         if stage == sb.Stage.VALID:

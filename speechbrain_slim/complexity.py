@@ -37,6 +37,7 @@ __all__ = [
     "block_macs_per_frame",
     "recurrent_macs_per_frame",
     "macs_per_sample",
+    "macs_per_uf",
     "count_macs",
     "parameters_at",
     "complexity_table",
@@ -146,6 +147,18 @@ def macs_per_sample(model, uf=1.0):
     fixed = recurrent_macs_per_frame(model) / model.total_stride
     fixed += 2 * (model.resample - 1) * model.resampler.taps if model.resample > 1 else 0
     return {"slimmed": slimmed, "fixed": float(fixed), "total": slimmed + fixed}
+
+
+def macs_per_uf(model):
+    """Total MACs per input sample at each of the model's UFs (ascending), for hparams.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> macs_per_uf(SlimDemucs(hidden=32, depth=5, bottleneck="grouped_gru", gru_groups=4))[0]
+    8928.0
+    """
+    return [macs_per_sample(model, uf)["total"] for uf in model.ufs]
 
 
 def count_macs(model, length, uf=1.0):

@@ -47,6 +47,9 @@ def test_all_stages_train_checkpoint_and_evaluate(tmp_path):
     log = (tmp_path / "train_log.txt").read_text()
     for stage in ("backbone", "router", "joint", "finetune"):
         assert f"stage: {stage}, epoch: 1" in log
+    for stage in ("router", "joint", "finetune"):  # the router learned per-frame targets
+        line = next(row for row in log.splitlines() if row.startswith(f"stage: {stage}"))
+        assert "train target_uf" in line and "train agreement" in line
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["stage"] == "finetune"
     assert set(results["modes"]) == {"0.125", "0.25", "0.5", "1.0", "auto"}
