@@ -1,0 +1,104 @@
+"""What the per-frame router targets ask for: quality and MACs of the oracle tracks.
+
+    python benchmarks/router_oracle.py hparams/slim_demucs_embedded.yaml \
+        results/slim_demucs_embedded/1234/save/backbone/CKPT+... \
+        results/slim_demucs_embedded/1234/data/valid.json --prices 1 2 3 4 6
+
+For a trained backbone and a set of mixtures (use the valid split: this picks
+``router_price_db``), every static UF and, for each price, the track of per-frame
+targets (:mod:`speechbrain_slim.router_targets`, computed with the clean reference,
+so an upper bound for a router that only hears the noisy input) are run and scored:
+PESQ-WB, SI-SDR, mean UF and MACs per sample, plus the targets' mean UF per SNR.
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import argparse
+import json
+import os
+from collections import defaultdict
+
+import numpy as np
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataio import read_audio
+
+from speechbrain_slim.complexity import macs_per_uf
+from speechbrain_slim.metrics import pesq_wb, si_sdr
+from speechbrain_slim.router_targets import frame_errors_db, router_targets
+
+
+def load_backbone(hparams_file, checkpoint):
+    """The hparams' SlimDemucs with the weights of ``checkpoint`` (a CKPT folder or a file)."""
+    with open(hparams_file, encoding="utf-8") as stream:
+        model = load_hyperpyyaml(stream)["model"]
+    path = os.path.join(checkpoint, "model.ckpt") if os.path.isdir(checkpoint) else checkpoint
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def mixtures(manifest, limit=None):
+    """``(snr_db, noisy, clean)`` of a SpeechBrain manifest (``{data_root}``: its folder)."""
+    with open(manifest, encoding="utf-8") as stream:
+        items = list(json.load(stream).values())[:limit]
+    root = os.path.dirname(os.path.abspath(manifest))
+    for item in items:
+        def load(key, item=item):
+            return read_audio(item[key].replace("{data_root}", root)).unsqueeze(0)
+
+        yield item.get("snr_db"), load("noisy_wav"), load("clean_wav")
+
+
+def oracle_table(model, manifest, prices, floor_db=-30.0, limit=None):
+    """Rows ``{mode, mean_uf, macs, pesq, si_sdr}`` and the targets' mean UF per SNR."""
+    ufs = torch.tensor(model.ufs)
+    macs = macs_per_uf(model)
+    scores, by_snr = defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list))
+    with torch.inference_mode():
+        for snr, noisy, clean in mixtures(manifest, limit):
+            outputs = [model(noisy, uf)[0] for uf in model.ufs]
+            frames = model.bottleneck_frames(noisy.shape[-1])
+            errors = frame_errors_db(outputs, clean, model.total_stride, frames, floor_db=floor_db)
+            runs = {f"static {uf:g}": (out, uf) for uf, out in zip(model.ufs, outputs)}
+            for price in prices:
+                track = ufs[router_targets(errors, macs, price).long()]
+                runs[f"targets, price {price:g} dB"] = (model(noisy, track)[0], track)
+                by_snr[price][snr].append(float(track.mean()))
+            for name, (out, track) in runs.items():
+                mean_uf = float(torch.as_tensor(track).float().mean())
+                row = scores[name]
+                row["mean_uf"].append(mean_uf)
+                row["macs"].append(float(np.interp(mean_uf, model.ufs, macs)))
+                row["pesq"].append(float(pesq_wb(clean[0], out[0])))
+                row["si_sdr"].append(float(si_sdr(out[0], clean[0])))
+    rows = [{"mode": name, **{k: float(np.mean(v)) for k, v in row.items()}}
+            for name, row in scores.items()]
+    snr_table = {price: {snr: float(np.mean(v)) for snr, v in sorted(table.items())}
+                 for price, table in by_snr.items()}
+    return rows, snr_table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("hparams")
+    parser.add_argument("checkpoint", help="a stage's CKPT+ folder or a model.ckpt file")
+    parser.add_argument("manifest", help="valid.json (or test.json) of the embedded data")
+    parser.add_argument("--prices", type=float, nargs="+", default=[1.0, 2.0, 3.0, 4.0, 6.0])
+    parser.add_argument("--floor_db", type=float, default=-30.0)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    model = load_backbone(args.hparams, args.checkpoint)
+    rows, snr_table = oracle_table(model, args.manifest, args.prices, args.floor_db, args.limit)
+    print("| mode | mean UF | MACs/sample | PESQ | SI-SDR |\n|---|---:|---:|---:|---:|")
+    for row in rows:
+        print(f"| {row['mode']} | {row['mean_uf']:.3f} | {row['macs']:,.0f} | "
+              f"{row['pesq']:.3f} | {row['si_sdr']:.2f} |")
+    print("\ntargets' mean UF per SNR (dB):")
+    for price, table in snr_table.items():
+        print(f"  price {price:g}: " + ", ".join(f"{s:g}: {u:.3f}" for s, u in table.items()))
+
+
+if __name__ == "__main__":
+    main()
