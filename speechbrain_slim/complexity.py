@@ -194,8 +194,14 @@ def count_macs(model, length, uf=1.0):
     for index, frames in enumerate(levels):
         if isinstance(uf, torch.Tensor):
             level_track = model.track_at_level(uf.view(1, -1), index, frames)[0]
-            for value, count in zip(*torch.unique(level_track, return_counts=True)):
-                macs += int(count) * block_macs_per_frame(model, index, float(value))
+            counted = 0
+            for value in model.ufs:  # J comparisons: cheaper than sorting the track
+                count = int((level_track == value).sum())
+                counted += count
+                if count:
+                    macs += count * block_macs_per_frame(model, index, value)
+            if counted != level_track.numel():
+                raise ValueError(f"track holds UFs outside the model's {list(model.ufs)}")
         else:
             macs += frames * block_macs_per_frame(model, index, uf)
     return macs + levels[-1] * recurrent_macs_per_frame(model)
