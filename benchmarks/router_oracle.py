@@ -26,7 +26,7 @@ from speechbrain.dataio.dataio import read_audio
 
 from speechbrain_slim.complexity import macs_per_uf
 from speechbrain_slim.metrics import pesq_wb, si_sdr
-from speechbrain_slim.router_targets import frame_errors_db, router_targets
+from speechbrain_slim.router_targets import MEASURES, frame_errors_db, router_targets
 
 
 def load_backbone(hparams_file, checkpoint):
@@ -50,7 +50,7 @@ def mixtures(manifest, limit=None):
         yield item.get("snr_db"), load("noisy_wav"), load("clean_wav")
 
 
-def oracle_table(model, manifest, prices, floor_db=-30.0, limit=None):
+def oracle_table(model, manifest, prices, floor_db=-30.0, limit=None, measure="spectral"):
     """Rows ``{mode, mean_uf, macs, pesq, si_sdr}`` and the targets' mean UF per SNR."""
     ufs = torch.tensor(model.ufs)
     macs = macs_per_uf(model)
@@ -59,7 +59,8 @@ def oracle_table(model, manifest, prices, floor_db=-30.0, limit=None):
         for snr, noisy, clean in mixtures(manifest, limit):
             outputs = [model(noisy, uf)[0] for uf in model.ufs]
             frames = model.bottleneck_frames(noisy.shape[-1])
-            errors = frame_errors_db(outputs, clean, model.total_stride, frames, floor_db=floor_db)
+            errors = frame_errors_db(outputs, clean, model.total_stride, frames, floor_db=floor_db,
+                                     measure=measure)
             runs = {f"static {uf:g}": (out, uf) for uf, out in zip(model.ufs, outputs)}
             for price in prices:
                 track = ufs[router_targets(errors, macs, price).long()]
@@ -87,10 +88,13 @@ def main(argv=None):
     parser.add_argument("--prices", type=float, nargs="+", default=[1.0, 2.0, 3.0, 4.0, 6.0])
     parser.add_argument("--floor_db", type=float, default=-30.0)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--measure", choices=MEASURES, default="spectral")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     model = load_backbone(args.hparams, args.checkpoint)
-    rows, snr_table = oracle_table(model, args.manifest, args.prices, args.floor_db, args.limit)
+    rows, snr_table = oracle_table(
+        model, args.manifest, args.prices, args.floor_db, args.limit, args.measure
+    )
     print("| mode | mean UF | MACs/sample | PESQ | SI-SDR |\n|---|---:|---:|---:|---:|")
     for row in rows:
         print(f"| {row['mode']} | {row['mean_uf']:.3f} | {row['macs']:,.0f} | "

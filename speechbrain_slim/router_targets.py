@@ -5,11 +5,15 @@ frame *got* should contribute more or less; it never compares that width with th
 others, and on our data it drove every router to the smallest UF (README, "Training
 experiments"). These targets compare the widths directly. On a training batch the
 backbone enhances the input at every UF (no gradient); for each bottleneck frame
-``f`` and UF ``j``:
+``f`` and UF ``j`` an error in dB is measured, by default on compressed magnitude
+spectra (``measure="spectral"``, ``|STFT|^0.3`` with one 2-frame Hann window per
+bottleneck frame: the compression stands in for loudness, as in PESQ's model), or
+on the waveform (``measure="waveform"``, a segmental squared error):
 
-``e[f, j] = 10 log10(mean((y_j - clean)^2 over frame f) + floor)``  (dB, a segmental
-error; ``floor`` is ``floor_db`` below the item's mean clean power, so inaudible
-differences and silent clean frames do not count), and the target is
+``e[f, j] = 10 log10(mean((A(y_j) - A(clean))^2 over frame f) + floor)``
+
+with ``floor`` ``floor_db`` below the item's mean level, so inaudible differences and
+silent clean frames do not count. The target is
 
 ``t[f] = argmin_j  e[f, j] + price_db * (macs_j - macs_min) / (macs_max - macs_min)``:
 
@@ -27,10 +31,15 @@ import torch
 
 from speechbrain_slim.losses import length_mask
 
-__all__ = ["frame_errors_db", "router_targets", "RouterTargetLoss"]
+__all__ = ["frame_errors_db", "router_targets", "RouterTargetLoss", "MEASURES"]
+
+MEASURES = ("spectral", "waveform")
+SPECTRAL_COMPRESSION = 0.3
 
 
-def frame_errors_db(outputs, clean, frame_stride, frames, lengths=None, floor_db=-30.0):
+def frame_errors_db(
+    outputs, clean, frame_stride, frames, lengths=None, floor_db=-30.0, measure="spectral"
+):
     """Per-frame error of each output, in dB: ``[batch, frames, J]``.
 
     Arguments
@@ -46,7 +55,9 @@ def frame_errors_db(outputs, clean, frame_stride, frames, lengths=None, floor_db
     lengths : torch.Tensor, optional
         Relative lengths in ``[0, 1]`` (SpeechBrain convention).
     floor_db : float
-        Error floor relative to the item's mean clean power.
+        Error floor relative to the item's mean level (of the measured representation).
+    measure : str
+        ``"spectral"`` (compressed magnitude spectra) or ``"waveform"``.
 
     Returns
     -------
@@ -57,25 +68,41 @@ def frame_errors_db(outputs, clean, frame_stride, frames, lengths=None, floor_db
     -------
     >>> clean = torch.ones(1, 8)
     >>> near, far = clean + 0.01, clean + 0.1
-    >>> frame_errors_db([far, near], clean, frame_stride=4, frames=2).round()
+    >>> frame_errors_db([far, near], clean, 4, 2, measure="waveform").round()
     tensor([[[-20., -30.],
              [-20., -30.]]])
+    >>> errors = frame_errors_db([far, near], torch.randn(1, 8), 4, 2)
+    >>> bool((errors[..., 0] > errors[..., 1]).all())
+    True
     """
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
     batch, time = clean.shape
     span = frames * frame_stride
     if lengths is None:
         lengths = clean.new_ones(batch)
     mask = length_mask(lengths, time, device=clean.device).to(clean.dtype)
-    power = (clean.pow(2) * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
-    floor = (power * 10 ** (floor_db / 10)).clamp(min=1e-10)
 
-    def framed(signal):
+    def represent(signal):
         signal = signal[..., :span] * mask[..., :span]
         signal = torch.nn.functional.pad(signal, (0, span - signal.shape[-1]))
-        return signal.reshape(batch, frames, frame_stride)
+        if measure == "waveform":
+            return signal.reshape(batch, 1, frames, frame_stride)
+        # one 2-stride window centred on each frame's own samples
+        half = frame_stride // 2
+        signal = torch.nn.functional.pad(signal, (half, 2 * frame_stride - half))
+        window = torch.hann_window(2 * frame_stride, dtype=signal.dtype, device=signal.device)
+        spectra = torch.stft(signal, 2 * frame_stride, frame_stride, window=window,
+                             center=False, return_complex=True)
+        return spectra[..., :frames].abs().pow(SPECTRAL_COMPRESSION).unsqueeze(-1)
 
-    reference = framed(clean)
-    errors = [(framed(out) - reference).pow(2).mean(-1) for out in outputs]
+    reference = represent(clean)
+    frame_mask = length_mask(lengths, frames, device=clean.device).to(clean.dtype)
+    level = (reference.pow(2).mean(dim=(1, 3)) * frame_mask).sum(-1) / frame_mask.sum(-1).clamp(
+        min=1.0
+    )
+    floor = (level * 10 ** (floor_db / 10)).clamp(min=1e-10)
+    errors = [(represent(out) - reference).pow(2).mean(dim=(1, 3)) for out in outputs]
     return 10 * torch.log10(torch.stack(errors, dim=-1) + floor[:, None, None])
 
 
@@ -110,11 +137,13 @@ class RouterTargetLoss(torch.nn.Module):
     weight : float
         Factor of the cross-entropy in the training loss.
     floor_db : float
-        Error floor relative to the item's clean power (:func:`frame_errors_db`).
+        Error floor relative to the item's level (:func:`frame_errors_db`).
+    measure : str
+        ``"spectral"`` or ``"waveform"`` (:func:`frame_errors_db`).
 
     Example
     -------
-    >>> loss = RouterTargetLoss(macs_per_uf=(1, 2, 4, 8), price_db=3.0)
+    >>> loss = RouterTargetLoss(macs_per_uf=(1, 2, 4, 8), price_db=3.0, measure="waveform")
     >>> clean = torch.randn(2, 64)
     >>> outputs = [clean + 0.3, clean + 0.2, clean + 0.1, clean]
     >>> logits = torch.zeros(2, 4, 4, requires_grad=True)
@@ -124,8 +153,12 @@ class RouterTargetLoss(torch.nn.Module):
     [3]
     """
 
-    def __init__(self, macs_per_uf, price_db=3.0, weight=1.0, floor_db=-30.0):
+    def __init__(self, macs_per_uf, price_db=3.0, weight=1.0, floor_db=-30.0,
+                 measure="spectral"):
         super().__init__()
+        if measure not in MEASURES:
+            raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+        self.measure = measure
         self.macs_per_uf = tuple(float(m) for m in macs_per_uf)
         self.price_db = price_db
         self.weight = weight
@@ -142,7 +175,7 @@ class RouterTargetLoss(torch.nn.Module):
         with torch.no_grad():
             errors = frame_errors_db(
                 [o.detach() for o in outputs], clean, frame_stride, frames, lengths,
-                self.floor_db,
+                self.floor_db, self.measure,
             )
             targets = router_targets(errors, self.macs_per_uf, self.price_db).long()
         if lengths is None:
