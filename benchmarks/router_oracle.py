@@ -15,16 +15,15 @@ Authors
 """
 
 import argparse
-import json
 import os
 from collections import defaultdict
 
 import numpy as np
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.dataio.dataio import read_audio
 
 from speechbrain_slim.complexity import macs_per_uf
+from speechbrain_slim.data.recipe_data import paired_dataset
 from speechbrain_slim.metrics import pesq_wb, si_sdr
 from speechbrain_slim.router_targets import MEASURES, frame_errors_db, router_targets
 
@@ -38,39 +37,29 @@ def load_backbone(hparams_file, checkpoint):
     return model.eval()
 
 
-def mixtures(manifest, limit=None):
-    """``(snr_db, noisy, clean)`` of a SpeechBrain manifest (``{data_root}``: its folder)."""
-    with open(manifest, encoding="utf-8") as stream:
-        items = list(json.load(stream).values())[:limit]
-    root = os.path.dirname(os.path.abspath(manifest))
-    for item in items:
-        def load(key, item=item):
-            return read_audio(item[key].replace("{data_root}", root)).unsqueeze(0)
-
-        yield item.get("snr_db"), load("noisy_wav"), load("clean_wav")
-
-
 def oracle_table(model, manifest, prices, floor_db=-30.0, limit=None, measure="spectral"):
     """Rows ``{mode, mean_uf, macs, pesq, si_sdr}`` and the targets' mean UF per SNR."""
     ufs = torch.tensor(model.ufs)
     macs = macs_per_uf(model)
+    data = paired_dataset(manifest, os.path.dirname(os.path.abspath(manifest)))
     scores, by_snr = defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list))
     with torch.inference_mode():
-        for snr, noisy, clean in mixtures(manifest, limit):
-            outputs = [model(noisy, uf)[0] for uf in model.ufs]
+        for index in range(len(data) if limit is None else min(limit, len(data))):
+            item = data[index]
+            noisy, clean = item["noisy_sig"].unsqueeze(0), item["clean_sig"].unsqueeze(0)
+            static = [model(noisy, uf) for uf in model.ufs]
             frames = model.bottleneck_frames(noisy.shape[-1])
-            errors = frame_errors_db(outputs, clean, model.total_stride, frames, floor_db=floor_db,
-                                     measure=measure)
-            runs = {f"static {uf:g}": (out, uf) for uf, out in zip(model.ufs, outputs)}
+            errors = frame_errors_db([out for out, _ in static], clean, model.total_stride,
+                                     frames, floor_db=floor_db, measure=measure)
+            runs = {f"static {uf:g}": run for uf, run in zip(model.ufs, static)}
             for price in prices:
                 track = ufs[router_targets(errors, macs, price).long()]
-                runs[f"targets, price {price:g} dB"] = (model(noisy, track)[0], track)
-                by_snr[price][snr].append(float(track.mean()))
-            for name, (out, track) in runs.items():
-                mean_uf = float(torch.as_tensor(track).float().mean())
+                runs[f"targets, price {price:g} dB"] = model(noisy, track)
+                by_snr[price][item.get("snr_db")].append(float(track.mean()))
+            for name, (out, info) in runs.items():
                 row = scores[name]
-                row["mean_uf"].append(mean_uf)
-                row["macs"].append(float(np.interp(mean_uf, model.ufs, macs)))
+                row["mean_uf"].append(float(info["mean_uf"][0]))
+                row["macs"].append(float(info["macs_per_sample"][0]))
                 row["pesq"].append(float(pesq_wb(clean[0], out[0])))
                 row["si_sdr"].append(float(si_sdr(out[0], clean[0])))
     rows = [{"mode": name, **{k: float(np.mean(v)) for k, v in row.items()}}
