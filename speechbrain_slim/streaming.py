@@ -51,6 +51,7 @@ import torch
 from torch.nn import functional as F
 
 from speechbrain_slim.complexity import block_macs_per_frame, recurrent_macs_per_frame
+from speechbrain_slim.lobes.router import diagonal_gru_step
 from speechbrain_slim.nnet.slimmable import active_channels
 from speechbrain_slim.routing import decide, parse_uf
 
@@ -409,8 +410,8 @@ class _RouterSteps:
     """Stateful :class:`Router`: one decision per ``frame_stride`` normalised samples.
 
     The router's layers written out on cached weights (its conv as one GEMM over
-    the frames' windows, its diagonal GRU step by step with the same ops as
-    :class:`DiagonalGRU`): no module calls per frame.
+    the frames' windows, its diagonal GRU step by step with
+    :func:`~speechbrain_slim.lobes.router.diagonal_gru_step`): no module calls per frame.
     """
 
     def __init__(self, router, ufs, cap, shift):
@@ -453,12 +454,8 @@ class _RouterSteps:
         projected = projected.view(frames, 3, self.channels)
         hidden, outputs = self.hidden, []
         for frame in range(frames):
-            gates_x = projected[frame]
-            gates_h = self.recurrent * hidden
-            update_reset = torch.sigmoid(gates_x[:2] + gates_h[:2])
-            recurrent = gates_h[2] + self.recurrent_bias
-            candidate = torch.tanh(torch.addcmul(gates_x[2], update_reset[1], recurrent))
-            hidden = torch.lerp(candidate, hidden, update_reset[0])
+            hidden = diagonal_gru_step(projected[frame], hidden, self.recurrent,
+                                       self.recurrent_bias)
             outputs.append(hidden)
         self.hidden = hidden
         hidden = outputs[0].unsqueeze(0) if frames == 1 else torch.stack(outputs)

@@ -24,7 +24,23 @@ from torch import nn
 
 from speechbrain_slim.nnet.slimmable import SlimConv1d
 
-__all__ = ["DiagonalGRU", "Router"]
+__all__ = ["DiagonalGRU", "Router", "diagonal_gru_step"]
+
+
+def diagonal_gru_step(gates_x, hidden, recurrent, recurrent_bias):
+    """One step of :class:`DiagonalGRU`: ``gates_x`` [..., 3, C] (input projections), ``hidden``
+    [..., C]; returns the next hidden state (shared with the streaming router).
+
+    Example
+    -------
+    >>> diagonal_gru_step(torch.zeros(3, 4), torch.ones(4), torch.zeros(3, 4), torch.zeros(4))
+    tensor([0.5000, 0.5000, 0.5000, 0.5000])
+    """
+    gates_h = recurrent * hidden.unsqueeze(-2)
+    update_reset = torch.sigmoid(gates_x[..., :2, :] + gates_h[..., :2, :])
+    from_hidden = gates_h[..., 2, :] + recurrent_bias
+    candidate = torch.tanh(torch.addcmul(gates_x[..., 2, :], update_reset[..., 1, :], from_hidden))
+    return torch.lerp(candidate, hidden, update_reset[..., 0, :])
 
 
 class DiagonalGRU(nn.Module):
@@ -60,12 +76,9 @@ class DiagonalGRU(nn.Module):
         hidden = x.new_zeros(batch, channels) if state is None else state
         outputs = []
         for frame in range(frames):
-            gates_x = projected[:, frame]
-            gates_h = self.recurrent * hidden.unsqueeze(1)
-            update_reset = torch.sigmoid(gates_x[:, :2] + gates_h[:, :2])
-            recurrent = gates_h[:, 2] + self.recurrent_bias
-            candidate = torch.tanh(torch.addcmul(gates_x[:, 2], update_reset[:, 1], recurrent))
-            hidden = torch.lerp(candidate, hidden, update_reset[:, 0])
+            hidden = diagonal_gru_step(
+                projected[:, frame], hidden, self.recurrent, self.recurrent_bias
+            )
             outputs.append(hidden)
         return torch.stack(outputs, dim=1), hidden
 
