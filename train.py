@@ -11,7 +11,9 @@
 Stages run in the order backbone -> router -> joint -> finetune, each with its own
 checkpoints under ``<save_folder>/<stage>/``; a stage starts from the best checkpoint
 of the stage before it (the first one from ``init_from``, a hub folder, when given), and
-an interrupted run resumes where it stopped. After the
+an interrupted run resumes where it stopped. With ``calibrate_router: True`` the best
+router's operating point is then calibrated on the valid split
+(:mod:`speechbrain_slim.calibration`). After the
 last stage the best model is evaluated on the test set (static UFs and routed,
 overall and per SNR bucket) and the results are written to the experiment folder.
 
@@ -19,6 +21,7 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
+import json
 import logging
 import os
 import sys
@@ -110,6 +113,38 @@ def run_stage(stage, hparams, run_opts, datasets):
     return brain
 
 
+def calibrate_best_router(hparams, datasets):
+    """Folds the calibrated operating point into the best routed checkpoint, once.
+
+    :mod:`speechbrain_slim.calibration` on the valid split; the shift and the mean UFs
+    are kept next to the checkpoint in ``calibration.json`` (which marks it done).
+    """
+    from speechbrain_slim.brain import ROUTED_STAGES
+    from speechbrain_slim.calibration import calibrate_router, fold_shift
+    from speechbrain_slim.evaluation import recover_best
+
+    if hparams.get("router_targets") is None:
+        return
+    stage, checkpoint = recover_best(hparams)
+    if stage not in ROUTED_STAGES:
+        return
+    record = os.path.join(str(checkpoint.path), "calibration.json")
+    if os.path.exists(record):
+        return
+    valid = datasets["valid"]
+    items = (valid[index] for index in range(len(valid)))
+    report = calibrate_router(hparams["model"], hparams["router"], items, hparams["router_targets"])
+    fold_shift(hparams["router"], report["shift"])
+    path = os.path.join(str(checkpoint.path), "router.ckpt")
+    torch.save(hparams["router"].state_dict(), path + ".tmp")
+    os.replace(path + ".tmp", path)
+    with open(record, "w", encoding="utf-8") as stream:
+        json.dump(report, stream, indent=2)
+    logger.info("router operating point calibrated on the valid split: %s", report)
+    hparams["train_logger"].log_stats(stats_meta={"stage": stage, "calibration": True},
+                                      valid_stats=report)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
@@ -134,6 +169,8 @@ def main(argv=None):
     for stage in stages:
         run_stage(stage, hparams, run_opts, datasets)
 
+    if hparams.get("calibrate_router", False):
+        run_on_main(calibrate_best_router, kwargs={"hparams": hparams, "datasets": datasets})
     if hparams.get("evaluate_after_training", True):
         from speechbrain_slim.evaluation import evaluate_experiment
 

@@ -31,7 +31,7 @@ from speechbrain_slim.losses import length_mask
 from speechbrain_slim.metrics import pesq_wb, si_sdr
 from speechbrain_slim.routing import route
 
-__all__ = ["SlimBrain", "ROUTED_STAGES", "STAGES", "SELECT_KEYS", "select_key"]
+__all__ = ["SlimBrain", "ROUTED_STAGES", "STAGES", "SELECT_KEYS", "select_key", "stage_lr"]
 
 STAGES = ("backbone", "router", "joint", "finetune")
 SELECT_KEYS = ("pesq", "si_sdr", "epoch")
@@ -51,6 +51,34 @@ def select_key(hparams):
     if key not in SELECT_KEYS:
         raise ValueError(f"select_key must be one of {SELECT_KEYS}, got {key!r}")
     return key
+
+
+def stage_lr(settings, epoch):
+    """Learning rate of a stage's epoch (1-based) from its hparams ``stages`` entry.
+
+    ``lr`` alone: constant. With ``final_lr``: ``lr`` up to epoch ``decay_from``
+    (default 0), then a geometric decay that reaches ``final_lr`` at the last epoch
+    (``epochs``). A function of the epoch alone, so a resumed or extended run
+    continues the same schedule.
+
+    Example
+    -------
+    >>> settings = {"epochs": 4, "lr": 1e-3, "final_lr": 1e-4, "decay_from": 2}
+    >>> [round(stage_lr(settings, epoch), 6) for epoch in (1, 2, 3, 4)]
+    [0.001, 0.001, 0.000316, 0.0001]
+    >>> stage_lr({"epochs": 4, "lr": 1e-3}, 3)
+    0.001
+    """
+    lr, final = float(settings["lr"]), settings.get("final_lr")
+    if final is None:
+        return lr
+    start, end = int(settings.get("decay_from", 0)), int(settings["epochs"])
+    if final <= 0 or end <= start:
+        raise ValueError(
+            f"final_lr must be > 0 and decay_from < epochs, got {settings}"
+        )
+    progress = min(max((epoch - start) / (end - start), 0.0), 1.0)
+    return lr * (float(final) / lr) ** progress
 
 
 def unwrap(module):
@@ -177,6 +205,10 @@ class SlimBrain(sb.Brain):
         self.routing_stats = {
             "mean_uf": [], "efficiency": [], "balance": [], "target_uf": [], "agreement": []
         }
+        settings = (getattr(self.hparams, "stages", None) or {}).get(self.stage_name)
+        if stage == sb.Stage.TRAIN and settings and getattr(self, "optimizer", None) is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = stage_lr(settings, epoch or 1)
         if stage == sb.Stage.TRAIN and hasattr(self, "train_set_ref"):
             set_epoch = getattr(self.train_set_ref, "set_epoch", None)
             if set_epoch is not None:
@@ -202,6 +234,8 @@ class SlimBrain(sb.Brain):
         """Logs the epoch and keeps the best checkpoint by validation PESQ."""
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss}
+            if getattr(self, "optimizer", None) is not None:
+                self.train_stats["lr"] = self.optimizer.param_groups[0]["lr"]
             if self.routed:
                 for key in ("mean_uf", "target_uf", "agreement"):
                     if self.routing_stats[key]:

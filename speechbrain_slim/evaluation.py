@@ -198,24 +198,37 @@ def pareto_plot(results, path):
     plt.close(figure)
 
 
-def evaluate_experiment(hparams, datasets):
-    """Evaluates the best checkpoint of the latest trained stage; writes the reports."""
+def recover_best(hparams):
+    """Loads the best checkpoint of the latest trained stage into ``hparams``' modules.
+
+    Returns ``(stage, checkpoint)`` (a SpeechBrain ``Checkpoint``), ``(None, None)`` when
+    no stage has checkpoints; the modules are left in eval mode.
+    """
     from speechbrain.utils.checkpoints import Checkpointer
 
-    from speechbrain_slim.brain import ROUTED_STAGES, STAGES, select_key
+    from speechbrain_slim.brain import STAGES, select_key
 
     modules = {"model": hparams["model"], "router": hparams["router"]}
-    stage = None
+    stage = checkpoint = None
     for candidate in reversed(STAGES):
         checkpointer = Checkpointer(
             os.path.join(hparams["save_folder"], candidate), recoverables=modules
         )
         if checkpointer.list_checkpoints():
-            checkpointer.recover_if_possible(max_key=select_key(hparams))
+            checkpoint = checkpointer.recover_if_possible(max_key=select_key(hparams))
             stage = candidate
             break
     for module in modules.values():
         module.eval()
+    return stage, checkpoint
+
+
+def evaluate_experiment(hparams, datasets):
+    """Evaluates the best checkpoint of the latest trained stage; writes the reports."""
+    from speechbrain_slim.brain import ROUTED_STAGES
+
+    modules = {"model": hparams["model"], "router": hparams["router"]}
+    stage, _ = recover_best(hparams)
     modes = list(hparams["model"].ufs)
     router = None
     if stage in ROUTED_STAGES:

@@ -50,6 +50,12 @@ def test_all_stages_train_checkpoint_and_evaluate(tmp_path):
     for stage in ("router", "joint", "finetune"):  # the router learned per-frame targets
         line = next(row for row in log.splitlines() if row.startswith(f"stage: {stage}"))
         assert "train target_uf" in line and "train agreement" in line
+    # the best finetune router was calibrated on the valid split, the shift folded into it
+    records = list((tmp_path / "save" / "finetune").glob("CKPT+*/calibration.json"))
+    assert len(records) == 1
+    report = json.loads(records[0].read_text())
+    assert report["mean_uf_after"] == pytest.approx(report["target_mean_uf"], abs=0.2)
+    assert "calibration: True" in log
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["stage"] == "finetune"
     assert set(results["modes"]) == {"0.125", "0.25", "0.5", "1.0", "auto"}
