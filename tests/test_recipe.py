@@ -68,13 +68,18 @@ def test_all_stages_train_checkpoint_and_evaluate(tmp_path):
 def test_an_interrupted_stage_resumes_where_it_stopped(tmp_path):
     first = "{backbone: {epochs: 1, lr: 0.001}}"
     run_recipe(tmp_path, "--stage=backbone", f"--stages={first}", "--evaluate_after_training=False")
-    longer = "{backbone: {epochs: 2, lr: 0.001}}"
+    # extended with a learning-rate decay over the new epochs (the checkpoint's lr is replaced)
+    longer = "{backbone: {epochs: 2, lr: 0.001, final_lr: 0.0001, decay_from: 1}}"
     output = run_recipe(
         tmp_path, "--stage=backbone", f"--stages={longer}", "--evaluate_after_training=False"
     )
     assert "Going into epoch 2" in output and "Going into epoch 1" not in output
     log = (tmp_path / "train_log.txt").read_text()
-    assert "stage: backbone, epoch: 1" in log and "stage: backbone, epoch: 2" in log
+    assert "stage: backbone, epoch: 1 - train loss" in log
+    assert "stage: backbone, epoch: 2 - train loss" in log
+    assert "train lr: 1.00e-03" in log
+    epoch_two = next(row for row in log.splitlines() if "epoch: 2 -" in row)
+    assert "train lr: 1.00e-04" in epoch_two
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP test runs on Linux")
