@@ -8,6 +8,10 @@ Stages (Miccini et al., WASPAA 2025), each a ``fit`` of its own:
 * ``joint``: backbone and router together;
 * ``finetune``: joint training at a lower learning rate.
 
+In ``joint`` and ``finetune``, hparams ``joint_static_weight`` > 0 adds the backbone
+stage's every-UF task loss (times that weight) to the routed loss, so that training
+along the router's tracks (mostly the smallest UF) does not unlearn the other widths.
+
 Routed stages make hard per-frame decisions (Gumbel-softmax, straight-through
 gates), so the backbone really runs one width per frame, and add the routing
 losses ``beta * L_eff + gamma * L_bal`` (:mod:`speechbrain_slim.losses`) and, when
@@ -140,10 +144,15 @@ class SlimBrain(sb.Brain):
                 training=stage == sb.Stage.TRAIN,
             )
             predictions = {"clean": clean, "lengths": lengths, "routed": (enhanced, info)}
-            if stage == sb.Stage.TRAIN and self._router_targets() is not None:
+            ufs = unwrap(self.modules.model).ufs
+            if stage == sb.Stage.TRAIN and self._static_weight() > 0:
+                predictions["static"] = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
+                if self._router_targets() is not None:
+                    predictions["per_uf"] = [out.detach() for out in predictions["static"].values()]
+            elif stage == sb.Stage.TRAIN and self._router_targets() is not None:
                 with torch.no_grad():
                     model = unwrap(self.modules.model)
-                    predictions["per_uf"] = [model(noisy, uf)[0] for uf in model.ufs]
+                    predictions["per_uf"] = [model(noisy, uf)[0] for uf in ufs]
             return predictions
         ufs = self.hparams.train_ufs if stage == sb.Stage.TRAIN else self._valid_ufs()
         static = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
@@ -153,6 +162,12 @@ class SlimBrain(sb.Brain):
         """The per-frame target loss of the routed stages (hparams ``router_targets``), if any."""
         targets = getattr(self.hparams, "router_targets", None)
         return targets if targets is not None and targets.weight > 0 else None
+
+    def _static_weight(self):
+        """Weight of the every-UF task loss in the stages that train backbone and router."""
+        if self.stage_name not in ("joint", "finetune"):
+            return 0.0
+        return float(getattr(self.hparams, "joint_static_weight", 0.0) or 0.0)
 
     def _valid_ufs(self):
         return getattr(self.hparams, "valid_ufs", None) or self.hparams.train_ufs
@@ -178,6 +193,9 @@ class SlimBrain(sb.Brain):
                     float(target_ufs[target_parts["target_index"].cpu()].mean())
                 )
                 self.routing_stats["agreement"].append(float(target_parts["agreement"]))
+            if "static" in predictions:
+                static = [task_loss(out, clean, lengths) for out in predictions["static"].values()]
+                loss = loss + self._static_weight() * torch.stack(static).mean()
             self.routing_stats["mean_uf"].append(float(info["mean_uf"].mean()))
             self.routing_stats["efficiency"].append(float(parts["efficiency"]))
             self.routing_stats["balance"].append(float(parts["balance"]))

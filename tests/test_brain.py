@@ -1,0 +1,39 @@
+"""SlimBrain's losses per stage: what each stage trains."""
+
+import speechbrain as sb
+import torch
+from speechbrain.dataio.batch import PaddedBatch
+
+from speechbrain_slim.brain import SlimBrain
+from speechbrain_slim.lobes.router import Router
+from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+from speechbrain_slim.losses import EnhancementLoss, RoutingLoss
+
+
+def backbone_elements_with_gradient(joint_static_weight):
+    torch.manual_seed(0)
+    model = SlimDemucs(hidden=16, depth=2, normalize="running", residual=True)
+    router = Router(model.ufs, frame_stride=model.total_stride, channels=4)
+    with torch.no_grad():  # the router picks UF 0.125 on every frame, even when sampling
+        router.classifier.bias.copy_(torch.tensor([50.0, 0.0, 0.0, 0.0]))
+    brain = SlimBrain(
+        modules={"model": model, "router": router},
+        hparams={"stage": "joint", "train_ufs": model.ufs, "task_loss": EnhancementLoss(),
+                 "routing_loss": RoutingLoss(model.ufs, target_uf=0.1),
+                 "joint_static_weight": joint_static_weight},
+        run_opts={"device": "cpu"},
+    )
+    batch = PaddedBatch([{"id": f"u{i}", "noisy_sig": torch.randn(4000),
+                          "clean_sig": torch.randn(4000)} for i in range(2)])
+    brain.on_stage_start(sb.Stage.TRAIN, 1)
+    predictions = brain.compute_forward(batch, sb.Stage.TRAIN)
+    assert bool((predictions["routed"][1]["track"] == 0.125).all())
+    brain.compute_objectives(predictions, batch, sb.Stage.TRAIN).backward()
+    return sum(int((p.grad != 0).sum()) for p in model.parameters() if p.grad is not None)
+
+
+def test_joint_static_loss_keeps_training_the_widths_the_router_does_not_pick():
+    routed_only = backbone_elements_with_gradient(0.0)
+    with_static = backbone_elements_with_gradient(1.0)
+    assert routed_only > 0
+    assert with_static > 1.4 * routed_only  # the widths above UF 0.125 learn too
