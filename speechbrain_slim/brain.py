@@ -197,8 +197,8 @@ class SlimBrain(sb.Brain):
                 static = [task_loss(out, clean, lengths) for out in predictions["static"].values()]
                 loss = loss + self._static_weight() * torch.stack(static).mean()
             self.routing_stats["mean_uf"].append(float(info["mean_uf"].mean()))
-            self.routing_stats["efficiency"].append(float(parts["efficiency"]))
-            self.routing_stats["balance"].append(float(parts["balance"]))
+            self.routing_stats["efficiency"].append(float(parts["efficiency"].detach()))
+            self.routing_stats["balance"].append(float(parts["balance"].detach()))
             outputs = {"routed": enhanced}
         else:
             losses = [task_loss(out, clean, lengths) for out in predictions["static"].values()]
