@@ -3,7 +3,9 @@
 Stages (Miccini et al., WASPAA 2025), each a ``fit`` of its own:
 
 * ``backbone``: SlimDemucs alone; every step trains every UF of ``train_ufs`` on the
-  same batch (the task loss averaged over UFs), so one set of weights serves all UFs;
+  same batch (the task loss averaged over UFs), so one set of weights serves all UFs,
+  plus ``mixed_track_passes`` passes along random per-frame tracks
+  (:func:`~speechbrain_slim.routing.random_track`), so that widths can follow each other;
 * ``router``: the router alone on the frozen backbone (router pre-training);
 * ``joint``: backbone and router together;
 * ``finetune``: joint training at a lower learning rate.
@@ -33,7 +35,7 @@ import torch
 
 from speechbrain_slim.losses import length_mask
 from speechbrain_slim.metrics import pesq_wb, si_sdr
-from speechbrain_slim.routing import route
+from speechbrain_slim.routing import random_track, route
 
 __all__ = ["SlimBrain", "ROUTED_STAGES", "STAGES", "SELECT_KEYS", "select_key", "stage_lr"]
 
@@ -156,7 +158,18 @@ class SlimBrain(sb.Brain):
             return predictions
         ufs = self.hparams.train_ufs if stage == sb.Stage.TRAIN else self._valid_ufs()
         static = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
-        return {"clean": clean, "lengths": lengths, "static": static}
+        predictions = {"clean": clean, "lengths": lengths, "static": static}
+        passes = int(getattr(self.hparams, "mixed_track_passes", 0) or 0)
+        if stage == sb.Stage.TRAIN and passes > 0:
+            model = unwrap(self.modules.model)
+            frames = model.bottleneck_frames(noisy.shape[-1])
+            mean_run = getattr(self.hparams, "mixed_track_mean_run", 8.0)
+            predictions["mixed"] = [
+                self.modules.model(noisy, random_track(noisy.shape[0], frames, model.ufs,
+                                                       mean_run).to(noisy.device))[0]
+                for _ in range(passes)
+            ]
+        return predictions
 
     def _router_targets(self):
         """The per-frame target loss of the routed stages (hparams ``router_targets``), if any."""
@@ -201,8 +214,8 @@ class SlimBrain(sb.Brain):
             self.routing_stats["balance"].append(float(parts["balance"].detach()))
             outputs = {"routed": enhanced}
         else:
-            losses = [task_loss(out, clean, lengths) for out in predictions["static"].values()]
-            loss = torch.stack(losses).mean()
+            trained = [*predictions["static"].values(), *predictions.get("mixed", [])]
+            loss = torch.stack([task_loss(out, clean, lengths) for out in trained]).mean()
             outputs = predictions["static"]
         if stage != sb.Stage.TRAIN:
             self._score(outputs, clean, lengths, batch.id)

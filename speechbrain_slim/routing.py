@@ -19,7 +19,7 @@ import math
 
 import torch
 
-__all__ = ["parse_uf", "decide", "route"]
+__all__ = ["parse_uf", "decide", "route", "random_track"]
 
 
 def parse_uf(spec, ufs):
@@ -101,6 +101,30 @@ def decide(logits, ufs, cap=None, shift=0.0, training=False, temperature=1.0):
         chosen = probs.gather(-1, index.unsqueeze(-1)).squeeze(-1)
         gates = chosen - chosen.detach() + 1.0
     return values[index], gates, probs
+
+
+def random_track(batch, frames, ufs, mean_run=8.0, generator=None):
+    """A random per-frame UF track: runs of ``mean_run`` frames on average (geometric
+    lengths), each at a UF drawn uniformly.
+
+    Training the backbone along such tracks teaches every width to start from the
+    state and the channels a *different* width left behind, which static-UF training
+    never shows it (measured: shuffling a router's track costs more PESQ than the
+    extra width gains).
+
+    Example
+    -------
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> track = random_track(2, 50, (0.125, 0.25, 0.5, 1.0), generator=generator)
+    >>> track.shape, set(track.unique().tolist()) <= {0.125, 0.25, 0.5, 1.0}
+    (torch.Size([2, 50]), True)
+    """
+    values = torch.tensor(ufs, dtype=torch.float32)
+    starts = torch.rand(batch, frames, generator=generator) < 1.0 / mean_run
+    starts[:, 0] = True
+    run_index = starts.long().cumsum(dim=1) - 1
+    run_ufs = torch.randint(len(ufs), (batch, frames), generator=generator)
+    return values[run_ufs.gather(1, run_index)]
 
 
 def route(model, router, noisy, uf="auto", shift=0.0, training=False):

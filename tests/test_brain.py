@@ -37,3 +37,32 @@ def test_joint_static_loss_keeps_training_the_widths_the_router_does_not_pick():
     with_static = backbone_elements_with_gradient(1.0)
     assert routed_only > 0
     assert with_static > 1.4 * routed_only  # the widths above UF 0.125 learn too
+
+
+def test_the_backbone_stage_also_trains_along_random_tracks():
+    torch.manual_seed(0)
+    model = SlimDemucs(hidden=8, depth=2, normalize="running", residual=True)
+    router = Router(model.ufs, frame_stride=model.total_stride, channels=4)
+    task_loss = EnhancementLoss()
+    brain = SlimBrain(
+        modules={"model": model, "router": router},
+        hparams={"stage": "backbone", "train_ufs": model.ufs, "task_loss": task_loss,
+                 "routing_loss": RoutingLoss(model.ufs, target_uf=0.1),
+                 "mixed_track_passes": 2},
+        run_opts={"device": "cpu"},
+    )
+    batch = PaddedBatch([{"id": f"u{i}", "noisy_sig": torch.randn(4000),
+                          "clean_sig": torch.randn(4000)} for i in range(2)])
+    brain.on_stage_start(sb.Stage.TRAIN, 1)
+    predictions = brain.compute_forward(batch, sb.Stage.TRAIN)
+    assert len(predictions["mixed"]) == 2
+    clean, lengths = batch.clean_sig
+    outputs = [*predictions["static"].values(), *predictions["mixed"]]
+    expected = torch.stack([task_loss(out, clean, lengths) for out in outputs]).mean()
+    loss = brain.compute_objectives(predictions, batch, sb.Stage.TRAIN)
+    torch.testing.assert_close(loss, expected)
+    # a mixed pass differs from every static one: it really ran several widths
+    for mixed in predictions["mixed"]:
+        assert all(not torch.allclose(mixed, out) for out in predictions["static"].values())
+    brain.on_stage_start(sb.Stage.VALID, 1)
+    assert "mixed" not in brain.compute_forward(batch, sb.Stage.VALID)
