@@ -6,7 +6,8 @@ import torch
 from speechbrain_slim.complexity import HookMacCounter, count_macs
 from speechbrain_slim.lobes.router import DiagonalGRU, Router
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
-from speechbrain_slim.routing import decide, parse_uf, random_track, route
+from speechbrain_slim.routing import decide, parse_uf, route
+from speechbrain_slim.routing import random_track as random_uf_runs
 
 UFS = (0.125, 0.25, 0.5, 1.0)
 
@@ -173,7 +174,7 @@ def test_efficiency_loss_moves_the_routers_mean_uf_to_the_target(pair):
 
 def test_random_tracks_mix_every_uf_in_runs_of_the_mean_length():
     ufs = (0.125, 0.25, 0.5, 1.0)
-    track = random_track(64, 400, ufs, mean_run=8.0, generator=torch.Generator().manual_seed(0))
+    track = random_uf_runs(64, 400, ufs, mean_run=8.0, generator=torch.Generator().manual_seed(0))
     shares = torch.stack([(track == uf).float().mean() for uf in ufs])
     assert torch.allclose(shares, torch.full((4,), 0.25), atol=0.03)
     changes = (track[:, 1:] != track[:, :-1]).float().mean()
