@@ -71,7 +71,9 @@ def frame_errors_db(
     >>> frame_errors_db([far, near], clean, 4, 2, measure="waveform").round()
     tensor([[[-20., -30.],
              [-20., -30.]]])
-    >>> errors = frame_errors_db([far, near], torch.randn(1, 8), 4, 2)
+    >>> speech = torch.randn(1, 64, generator=torch.Generator().manual_seed(0))
+    >>> noise = torch.randn(1, 64, generator=torch.Generator().manual_seed(1))
+    >>> errors = frame_errors_db([speech + 0.3 * noise, speech + 0.03 * noise], speech, 32, 2)
     >>> bool((errors[..., 0] > errors[..., 1]).all())
     True
     """
