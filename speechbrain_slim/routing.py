@@ -19,7 +19,7 @@ import math
 
 import torch
 
-__all__ = ["parse_uf", "decide", "route", "random_track"]
+__all__ = ["parse_uf", "decide", "route", "router_logits", "random_track"]
 
 
 def parse_uf(spec, ufs):
@@ -127,6 +127,32 @@ def random_track(batch, frames, ufs, mean_run=8.0, generator=None):
     return values[run_ufs.gather(1, run_index)]
 
 
+def router_logits(model, router, noisy):
+    """The router's logits for ``noisy``, read through the backbone's input normalisation.
+
+    Returns
+    -------
+    logits : torch.Tensor
+        ``[batch, frames, J]``, one row per bottleneck frame.
+    mix : torch.Tensor
+        ``noisy`` as ``[batch, time]``.
+    std : torch.Tensor or None
+        The backbone's input scale (pass it on to the backbone).
+    """
+    backbone, selector = getattr(model, "module", model), getattr(router, "module", router)
+    if tuple(selector.ufs) != tuple(backbone.ufs) or selector.frame_stride != backbone.total_stride:
+        raise ValueError(
+            f"router (ufs {selector.ufs}, stride {selector.frame_stride}) does not match the "
+            f"model (ufs {backbone.ufs}, stride {backbone.total_stride})"
+        )
+    from speechbrain_slim.lobes.slim_demucs import _as_batch_of_waveforms
+
+    mix = _as_batch_of_waveforms(noisy)
+    std = backbone.input_scale(mix)
+    features = mix if std is None else mix / (backbone.floor + std)
+    return router(features, backbone.bottleneck_frames(mix.shape[-1])), mix, std
+
+
 def route(model, router, noisy, uf="auto", shift=0.0, training=False):
     """Enhances ``noisy`` with SlimDemucs at a fixed UF or along the router's decisions.
 
@@ -170,18 +196,8 @@ def route(model, router, noisy, uf="auto", shift=0.0, training=False):
         return model(noisy, value)
     if router is None:
         raise ValueError(f"uf={uf!r} needs a router, and this model has none")
-    if tuple(selector.ufs) != tuple(backbone.ufs) or selector.frame_stride != backbone.total_stride:
-        raise ValueError(
-            f"router (ufs {selector.ufs}, stride {selector.frame_stride}) does not match the "
-            f"model (ufs {backbone.ufs}, stride {backbone.total_stride})"
-        )
-    from speechbrain_slim.lobes.slim_demucs import _as_batch_of_waveforms
-
-    mix = _as_batch_of_waveforms(noisy)
-    std = backbone.input_scale(mix)
-    features = mix if std is None else mix / (backbone.floor + std)
-    frames = backbone.bottleneck_frames(mix.shape[-1])
-    logits = router(features, frames)
+    logits, mix, std = router_logits(model, router, noisy)
+    frames = logits.shape[1]
     track, gates, probs = decide(
         logits, backbone.ufs, cap=value, shift=shift, training=training,
         temperature=selector.temperature,
