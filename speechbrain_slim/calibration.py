@@ -17,8 +17,7 @@ Authors
 
 import torch
 
-from speechbrain_slim.router_targets import frame_errors_db, router_targets
-from speechbrain_slim.routing import decide, route
+from speechbrain_slim.routing import decide, router_logits
 
 __all__ = ["shift_for_mean_uf", "fold_shift", "calibrate_router"]
 
@@ -116,11 +115,9 @@ def calibrate_router(model, router, items, target_loss):
             noisy, clean = item["noisy_sig"].reshape(1, -1), item["clean_sig"].reshape(1, -1)
             frames = model.bottleneck_frames(noisy.shape[-1])
             outputs = [model(noisy, uf)[0] for uf in model.ufs]
-            errors = frame_errors_db(outputs, clean, model.total_stride, frames,
-                                     floor_db=target_loss.floor_db, measure=target_loss.measure)
-            all_targets.append(router_targets(errors, target_loss.macs_per_uf,
-                                              target_loss.price_db).reshape(-1))
-            all_logits.append(route(model, router, noisy, "auto")[1]["logits"].reshape(frames, -1))
+            targets = target_loss.targets(outputs, clean, model.total_stride, frames)
+            all_targets.append(targets.reshape(-1))
+            all_logits.append(router_logits(model, router, noisy)[0].reshape(frames, -1))
     if not all_logits:
         raise ValueError("calibrate_router: no mixtures to calibrate on")
     logits = torch.cat(all_logits)

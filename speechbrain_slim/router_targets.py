@@ -166,6 +166,15 @@ class RouterTargetLoss(torch.nn.Module):
         self.weight = weight
         self.floor_db = floor_db
 
+    def targets(self, outputs, clean, frame_stride, frames, lengths=None):
+        """Target UF indices ``[batch, frames]`` for the per-UF ``outputs`` (no gradient)."""
+        with torch.no_grad():
+            errors = frame_errors_db(
+                [o.detach() for o in outputs], clean, frame_stride, frames, lengths,
+                self.floor_db, self.measure,
+            )
+            return router_targets(errors, self.macs_per_uf, self.price_db).long()
+
     def forward(self, logits, outputs, clean, frame_stride, lengths=None):
         """Returns ``weight * CE`` and parts (``target_index`` [B, F], ``agreement``)."""
         batch, frames, n_ufs = logits.shape
@@ -174,12 +183,7 @@ class RouterTargetLoss(torch.nn.Module):
                 f"{n_ufs} router logits, {len(outputs)} outputs and "
                 f"{len(self.macs_per_uf)} MAC counts: they must agree"
             )
-        with torch.no_grad():
-            errors = frame_errors_db(
-                [o.detach() for o in outputs], clean, frame_stride, frames, lengths,
-                self.floor_db, self.measure,
-            )
-            targets = router_targets(errors, self.macs_per_uf, self.price_db).long()
+        targets = self.targets(outputs, clean, frame_stride, frames, lengths)
         if lengths is None:
             lengths = logits.new_ones(batch)
         valid = length_mask(lengths, frames, device=logits.device).to(logits.dtype)
