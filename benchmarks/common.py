@@ -1,5 +1,6 @@
 """What the benchmark scripts share: round-robin timing and the ``--seconds``, ``--repeats``,
-``--json`` command line.
+``--json`` command line; for the quality scripts, a trained backbone, a split's mixtures
+and per-run scores.
 
 Authors
  * speechbrain-slim contributors 2026
@@ -7,8 +8,10 @@ Authors
 
 import argparse
 import json
+import os
 import time
 
+import numpy as np
 import torch
 
 
@@ -72,3 +75,44 @@ def benchmark_main(doc, run, format_result, repeats=5, argv=None, extra=None):
         with open(args.json, "w", encoding="utf-8") as stream:
             json.dump(result, stream, indent=2)
     return result
+
+
+def load_backbone(hparams_file, checkpoint):
+    """The hparams' SlimDemucs with the weights of ``checkpoint`` (a CKPT folder or a file)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    with open(hparams_file, encoding="utf-8") as stream:
+        model = load_hyperpyyaml(stream)["model"]
+    path = os.path.join(checkpoint, "model.ckpt") if os.path.isdir(checkpoint) else checkpoint
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def mixtures(manifest, limit=None):
+    """``(item, noisy, clean)`` of a split's manifest (its folder is the data root),
+    ``noisy`` and ``clean`` as ``[1, time]``; the first ``limit`` items if given."""
+    from speechbrain_slim.data.recipe_data import paired_dataset
+
+    data = paired_dataset(manifest, os.path.dirname(os.path.abspath(manifest)))
+    for index in range(len(data) if limit is None else min(limit, len(data))):
+        item = data[index]
+        yield item, item["noisy_sig"].unsqueeze(0), item["clean_sig"].unsqueeze(0)
+
+
+def score_runs(scores, runs, clean):
+    """Adds mean UF, MACs per sample, PESQ-WB and SI-SDR of each ``name -> (enhanced, info)``
+    (SlimDemucs outputs for one item) to ``scores[name]``."""
+    from speechbrain_slim.metrics import pesq_wb, si_sdr
+
+    for name, (out, info) in runs.items():
+        row = scores.setdefault(name, {"mean_uf": [], "macs": [], "pesq": [], "si_sdr": []})
+        row["mean_uf"].append(float(info["mean_uf"][0]))
+        row["macs"].append(float(info["macs_per_sample"][0]))
+        row["pesq"].append(float(pesq_wb(clean[0], out[0])))
+        row["si_sdr"].append(float(si_sdr(out[0], clean[0])))
+
+
+def mean_rows(scores):
+    """``[{mode, <metric>: mean}]`` from :func:`score_runs`' ``scores``, in insertion order."""
+    return [{"mode": name, **{key: float(np.mean(values)) for key, values in row.items()}}
+            for name, row in scores.items()]

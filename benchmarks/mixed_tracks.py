@@ -18,14 +18,10 @@ Authors
 """
 
 import argparse
-import os
 import tempfile
 
 import numpy as np
 import torch
-
-from speechbrain_slim.data.recipe_data import paired_dataset
-from speechbrain_slim.metrics import pesq_wb
 
 
 def burst_track(frames, base, burst, run, share, generator):
@@ -62,26 +58,19 @@ def static_line(static_rows, macs):
 
 
 def mixed_track_table(model, manifest, limit=None, seed=0):
-    """Rows ``{mode, mean_uf, macs, pesq, gap}``: static UFs, then the mixed tracks."""
-    data = paired_dataset(manifest, os.path.dirname(os.path.abspath(manifest)))
+    """Rows ``{mode, mean_uf, macs, pesq, si_sdr, gap}``: static UFs, then the mixed tracks."""
+    from common import mean_rows, mixtures, score_runs
+
     generator = torch.Generator().manual_seed(seed)
     recipes = track_recipes(model.ufs)
     scores = {}
     with torch.inference_mode():
-        for index in range(len(data) if limit is None else min(limit, len(data))):
-            item = data[index]
-            noisy, clean = item["noisy_sig"].unsqueeze(0), item["clean_sig"].unsqueeze(0)
+        for _, noisy, clean in mixtures(manifest, limit):
             frames = model.bottleneck_frames(noisy.shape[-1])
-            runs = {f"static {uf:g}": uf for uf in model.ufs}
-            runs.update({name: make(frames, generator) for name, make in recipes.items()})
-            for name, uf in runs.items():
-                out, info = model(noisy, uf)
-                row = scores.setdefault(name, {"mean_uf": [], "macs": [], "pesq": []})
-                row["mean_uf"].append(float(info["mean_uf"][0]))
-                row["macs"].append(float(info["macs_per_sample"][0]))
-                row["pesq"].append(float(np.ravel(pesq_wb(clean[0], out[0]))[0]))
-    rows = [{"mode": name, **{k: float(np.mean(v)) for k, v in row.items()}}
-            for name, row in scores.items()]
+            tracks = {f"static {uf:g}": uf for uf in model.ufs}
+            tracks.update({name: make(frames, generator) for name, make in recipes.items()})
+            score_runs(scores, {name: model(noisy, uf) for name, uf in tracks.items()}, clean)
+    rows = mean_rows(scores)
     static = [row for row in rows if row["mode"].startswith("static")]
     for row in rows:
         row["gap"] = row["pesq"] - static_line(static, row["macs"])
@@ -95,7 +84,7 @@ def load_model(args):
 
         with tempfile.TemporaryDirectory() as savedir:
             return load_enhancer(args.source, savedir=savedir).model.eval()
-    from router_oracle import load_backbone
+    from common import load_backbone
 
     return load_backbone(args.hparams, args.checkpoint)
 

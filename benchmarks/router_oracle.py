@@ -15,38 +15,24 @@ Authors
 """
 
 import argparse
-import os
 from collections import defaultdict
 
 import numpy as np
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_slim.complexity import macs_per_uf
-from speechbrain_slim.data.recipe_data import paired_dataset
-from speechbrain_slim.metrics import pesq_wb, si_sdr
 from speechbrain_slim.router_targets import MEASURES, frame_errors_db, router_targets
-
-
-def load_backbone(hparams_file, checkpoint):
-    """The hparams' SlimDemucs with the weights of ``checkpoint`` (a CKPT folder or a file)."""
-    with open(hparams_file, encoding="utf-8") as stream:
-        model = load_hyperpyyaml(stream)["model"]
-    path = os.path.join(checkpoint, "model.ckpt") if os.path.isdir(checkpoint) else checkpoint
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval()
 
 
 def oracle_table(model, manifest, prices, floor_db=-30.0, limit=None, measure="spectral"):
     """Rows ``{mode, mean_uf, macs, pesq, si_sdr}`` and the targets' mean UF per SNR."""
+    from common import mean_rows, mixtures, score_runs
+
     ufs = torch.tensor(model.ufs)
     macs = macs_per_uf(model)
-    data = paired_dataset(manifest, os.path.dirname(os.path.abspath(manifest)))
-    scores, by_snr = defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list))
+    scores, by_snr = {}, defaultdict(lambda: defaultdict(list))
     with torch.inference_mode():
-        for index in range(len(data) if limit is None else min(limit, len(data))):
-            item = data[index]
-            noisy, clean = item["noisy_sig"].unsqueeze(0), item["clean_sig"].unsqueeze(0)
+        for item, noisy, clean in mixtures(manifest, limit):
             static = [model(noisy, uf) for uf in model.ufs]
             frames = model.bottleneck_frames(noisy.shape[-1])
             errors = frame_errors_db([out for out, _ in static], clean, model.total_stride,
@@ -56,17 +42,10 @@ def oracle_table(model, manifest, prices, floor_db=-30.0, limit=None, measure="s
                 track = ufs[router_targets(errors, macs, price).long()]
                 runs[f"targets, price {price:g} dB"] = model(noisy, track)
                 by_snr[price][item.get("snr_db")].append(float(track.mean()))
-            for name, (out, info) in runs.items():
-                row = scores[name]
-                row["mean_uf"].append(float(info["mean_uf"][0]))
-                row["macs"].append(float(info["macs_per_sample"][0]))
-                row["pesq"].append(float(pesq_wb(clean[0], out[0])))
-                row["si_sdr"].append(float(si_sdr(out[0], clean[0])))
-    rows = [{"mode": name, **{k: float(np.mean(v)) for k, v in row.items()}}
-            for name, row in scores.items()]
+            score_runs(scores, runs, clean)
     snr_table = {price: {snr: float(np.mean(v)) for snr, v in sorted(table.items())}
                  for price, table in by_snr.items()}
-    return rows, snr_table
+    return mean_rows(scores), snr_table
 
 
 def main(argv=None):
@@ -80,6 +59,8 @@ def main(argv=None):
     parser.add_argument("--measure", choices=MEASURES, default="spectral")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    from common import load_backbone
+
     model = load_backbone(args.hparams, args.checkpoint)
     rows, snr_table = oracle_table(
         model, args.manifest, args.prices, args.floor_db, args.limit, args.measure
