@@ -137,6 +137,7 @@ class SlimBrain(sb.Brain):
         augment = getattr(self.hparams, "augment", None)
         if stage == sb.Stage.TRAIN and augment is not None:
             noisy, clean = augment(noisy, clean)
+        backbone = unwrap(self.modules.model)
         if self.routed:
             enhanced, info = route(
                 self.modules.model,
@@ -146,26 +147,24 @@ class SlimBrain(sb.Brain):
                 training=stage == sb.Stage.TRAIN,
             )
             predictions = {"clean": clean, "lengths": lengths, "routed": (enhanced, info)}
-            ufs = unwrap(self.modules.model).ufs
+            ufs = backbone.ufs
             if stage == sb.Stage.TRAIN and self._static_weight() > 0:
                 predictions["static"] = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
                 if self._router_targets() is not None:
                     predictions["per_uf"] = [out.detach() for out in predictions["static"].values()]
             elif stage == sb.Stage.TRAIN and self._router_targets() is not None:
                 with torch.no_grad():
-                    model = unwrap(self.modules.model)
-                    predictions["per_uf"] = [model(noisy, uf)[0] for uf in ufs]
+                    predictions["per_uf"] = [backbone(noisy, uf)[0] for uf in ufs]
             return predictions
         ufs = self.hparams.train_ufs if stage == sb.Stage.TRAIN else self._valid_ufs()
         static = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
         predictions = {"clean": clean, "lengths": lengths, "static": static}
         passes = int(getattr(self.hparams, "mixed_track_passes", 0) or 0)
         if stage == sb.Stage.TRAIN and passes > 0:
-            model = unwrap(self.modules.model)
-            frames = model.bottleneck_frames(noisy.shape[-1])
+            frames = backbone.bottleneck_frames(noisy.shape[-1])
             mean_run = getattr(self.hparams, "mixed_track_mean_run", 8.0)
             predictions["mixed"] = [
-                self.modules.model(noisy, random_track(noisy.shape[0], frames, model.ufs,
+                self.modules.model(noisy, random_track(noisy.shape[0], frames, backbone.ufs,
                                                        mean_run).to(noisy.device))[0]
                 for _ in range(passes)
             ]
