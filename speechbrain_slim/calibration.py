@@ -22,6 +22,11 @@ from speechbrain_slim.routing import decide, router_logits
 __all__ = ["shift_for_mean_uf", "fold_shift", "calibrate_router"]
 
 
+def _mean_uf(logits, ufs, shift):
+    """Mean UF of argmax decisions on ``logits`` [frames, J] with ``shift``."""
+    return float(decide(logits.unsqueeze(0), ufs, shift=shift)[0].mean())
+
+
 def shift_for_mean_uf(logits, ufs, mean_uf, low=-8.0, high=8.0, steps=40):
     """The shift at which argmax decisions on ``logits`` reach ``mean_uf`` (bisection).
 
@@ -55,16 +60,13 @@ def shift_for_mean_uf(logits, ufs, mean_uf, low=-8.0, high=8.0, steps=40):
     if not min(ufs) <= mean_uf <= max(ufs):
         raise ValueError(f"mean_uf={mean_uf} is outside the UFs {list(ufs)}")
 
-    def mean_at(shift):
-        return float(decide(logits.unsqueeze(0), ufs, shift=shift)[0].mean())
-
-    if mean_at(low) >= mean_uf:
+    if _mean_uf(logits, ufs, low) >= mean_uf:
         return low
-    if mean_at(high) < mean_uf:
+    if _mean_uf(logits, ufs, high) < mean_uf:
         return high
     for _ in range(steps):
         middle = (low + high) / 2
-        low, high = (low, middle) if mean_at(middle) >= mean_uf else (middle, high)
+        low, high = (low, middle) if _mean_uf(logits, ufs, middle) >= mean_uf else (middle, high)
     return high
 
 
@@ -123,9 +125,6 @@ def calibrate_router(model, router, items, target_loss):
     logits = torch.cat(all_logits)
     target_mean_uf = float(ufs[torch.cat(all_targets).long()].mean())
     shift = shift_for_mean_uf(logits, model.ufs, target_mean_uf)
-
-    def mean_uf(offset):
-        return float(decide(logits.unsqueeze(0), model.ufs, shift=offset)[0].mean())
-
     return {"shift": shift, "target_mean_uf": target_mean_uf,
-            "mean_uf_before": mean_uf(0.0), "mean_uf_after": mean_uf(shift)}
+            "mean_uf_before": _mean_uf(logits, model.ufs, 0.0),
+            "mean_uf_after": _mean_uf(logits, model.ufs, shift)}
