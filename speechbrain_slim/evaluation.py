@@ -227,15 +227,14 @@ def evaluate_experiment(hparams, datasets):
     """Evaluates the best checkpoint of the latest trained stage; writes the reports."""
     from speechbrain_slim.brain import ROUTED_STAGES
 
-    modules = {"model": hparams["model"], "router": hparams["router"]}
     stage, _ = recover_best(hparams)
     modes = list(hparams["model"].ufs)
     router = None
     if stage in ROUTED_STAGES:
-        router = modules["router"]
+        router = hparams["router"]
         modes += list(hparams.get("eval_routed_modes") or ["auto"])
     results = evaluate(
-        modules["model"],
+        hparams["model"],
         router,
         datasets["test"],
         modes=modes,
