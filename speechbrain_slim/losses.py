@@ -27,6 +27,8 @@ Authors
 import torch
 import torch.nn.functional as F
 
+from speechbrain_slim.stoi_loss import STOILoss
+
 DEFAULT_UFS = (0.125, 0.25, 0.5, 1.0)
 
 
@@ -179,8 +181,9 @@ class STFTLoss(torch.nn.Module):
 class EnhancementLoss(torch.nn.Module):
     """DEMUCS task loss: waveform L1 plus multi-resolution STFT loss.
 
-    ``L = l1_factor * L1 + sc_factor * mean_r SC_r + mag_factor * mean_r LogMag_r``
-    over the resolutions ``r`` (see :class:`STFTLoss`). With relative
+    ``L = l1_factor * L1 + sc_factor * mean_r SC_r + mag_factor * mean_r LogMag_r
+    + stoi_factor * (1 - STOI)`` over the resolutions ``r`` (see :class:`STFTLoss`;
+    the STOI term, off by default, is :class:`speechbrain_slim.stoi_loss.STOILoss`). With relative
     ``lengths``, the padded tail of both signals is zeroed before the STFT and
     excluded from the L1 mean, so the padding never changes the loss.
 
@@ -192,6 +195,8 @@ class EnhancementLoss(torch.nn.Module):
         Weight of the spectral convergence term (DEMUCS: 0.1 for causal models).
     mag_factor : float
         Weight of the log-magnitude term (DEMUCS: 0.1 for causal models).
+    stoi_factor : float
+        Weight of the intelligibility term ``1 - STOI`` (0: not computed).
     fft_sizes : tuple of int
         FFT size per resolution.
     hop_sizes : tuple of int
@@ -214,6 +219,8 @@ class EnhancementLoss(torch.nn.Module):
     True
     >>> sorted(loss.parts(noisy, clean))
     ['l1', 'log_mag', 'sc', 'total']
+    >>> sorted(EnhancementLoss(stoi_factor=1.0).parts(noisy, clean))
+    ['l1', 'log_mag', 'sc', 'stoi', 'total']
     """
 
     def __init__(
@@ -221,6 +228,7 @@ class EnhancementLoss(torch.nn.Module):
         l1_factor=1.0,
         sc_factor=0.1,
         mag_factor=0.1,
+        stoi_factor=0.0,
         fft_sizes=(512, 1024, 2048),
         hop_sizes=(50, 120, 240),
         win_lengths=(240, 600, 1200),
@@ -233,6 +241,8 @@ class EnhancementLoss(torch.nn.Module):
         self.l1_factor = l1_factor
         self.sc_factor = sc_factor
         self.mag_factor = mag_factor
+        self.stoi_factor = stoi_factor
+        self.stoi = STOILoss() if stoi_factor else None
         self.resolutions = torch.nn.ModuleList(
             STFTLoss(n, h, w, mag_floor=mag_floor, eps=eps)
             for n, h, w in zip(fft_sizes, hop_sizes, win_lengths)
@@ -253,7 +263,8 @@ class EnhancementLoss(torch.nn.Module):
         Returns
         -------
         dict
-            ``total`` (weighted sum), ``l1``, ``sc`` and ``log_mag`` (scalars).
+            ``total`` (weighted sum), ``l1``, ``sc``, ``log_mag`` and, with a
+            ``stoi_factor``, ``stoi`` (``1 - STOI``) (scalars).
         """
         enhanced = _as_batch(enhanced)
         clean = _as_batch(clean)
@@ -276,7 +287,11 @@ class EnhancementLoss(torch.nn.Module):
         sc = sc / len(self.resolutions)
         log_mag = log_mag / len(self.resolutions)
         total = self.l1_factor * l1 + self.sc_factor * sc + self.mag_factor * log_mag
-        return {"total": total, "l1": l1, "sc": sc, "log_mag": log_mag}
+        parts = {"l1": l1, "sc": sc, "log_mag": log_mag}
+        if self.stoi is not None:
+            parts["stoi"] = self.stoi(enhanced, clean, lengths)
+            total = total + self.stoi_factor * parts["stoi"]
+        return {"total": total, **parts}
 
     def forward(self, enhanced, clean, lengths=None):
         """Returns the scalar loss (see :meth:`parts` for the arguments)."""
