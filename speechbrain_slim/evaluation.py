@@ -23,7 +23,7 @@ from tqdm import tqdm
 from speechbrain_slim.metrics import dnsmos, pesq_wb, si_sdr, stoi
 from speechbrain_slim.routing import route
 
-__all__ = ["evaluate", "format_results", "pareto_plot", "evaluate_experiment"]
+__all__ = ["evaluate", "format_results", "paired_gain", "pareto_plot", "evaluate_experiment"]
 
 METRICS = ("pesq", "stoi", "si_sdr")
 
@@ -47,6 +47,31 @@ def _mean(rows, key):
 def _summarise(rows):
     keys = sorted({k for row in rows for k in row if k not in ("snr_db", "id")})
     return {"count": len(rows), **{key: _mean(rows, key) for key in keys}}
+
+
+def paired_gain(rows, noisy_rows, key, resamples=2000, seed=0):
+    """Mean per-item gain ``rows[i][key] - noisy_rows[i][key]`` with a 95% bootstrap interval.
+
+    Items are resampled with replacement (``resamples`` times, seeded), so the interval
+    says how sure the mean gain is for this many items; a gain whose interval excludes 0
+    is one the split can tell apart from no change.
+
+    Example
+    -------
+    >>> noisy = [{"stoi": 0.8}, {"stoi": 0.7}, {"stoi": 0.9}, {"stoi": 0.6}]
+    >>> better = [{"stoi": r["stoi"] + 0.01} for r in noisy]
+    >>> gain = paired_gain(better, noisy, "stoi")
+    >>> round(gain["mean"], 3), [round(v, 3) for v in gain["ci95"]]
+    (0.01, [0.01, 0.01])
+    """
+    gains = np.array([row[key] - base[key] for row, base in zip(rows, noisy_rows)], dtype=float)
+    gains = gains[~np.isnan(gains)]
+    if len(gains) == 0:
+        return {"mean": float("nan"), "ci95": [float("nan"), float("nan")]}
+    rng = np.random.default_rng(seed)
+    means = gains[rng.integers(0, len(gains), size=(resamples, len(gains)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(gains.mean()), "ci95": [float(low), float(high)]}
 
 
 def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limit=None,
@@ -74,8 +99,8 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
     -------
     dict
         ``{"noisy": summary, "modes": {mode: summary}, "by_snr": {mode: {snr: summary}},
-        "clean_input": {...}}``; a summary holds the means of every metric, ``mean_uf``
-        and ``macs_per_sample``.
+        "gain_over_noisy": {mode: {metric: paired_gain}}, "clean_input": {...}}``; a
+        summary holds the means of every metric, ``mean_uf`` and ``macs_per_sample``.
 
     Example
     -------
@@ -121,6 +146,10 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
         "noisy": _summarise(noisy_rows),
         "modes": {mode: _summarise(rows) for mode, rows in per_mode.items()},
         "by_snr": {},
+        "gain_over_noisy": {
+            mode: {key: paired_gain(rows, noisy_rows, key) for key in METRICS}
+            for mode, rows in per_mode.items()
+        },
         "clean_input": _summarise(clean_rows) if clean_rows else {},
     }
     snrs = sorted({row["snr_db"] for row in noisy_rows if row["snr_db"] is not None})
@@ -158,6 +187,14 @@ def format_results(results):
                 bucket = buckets[snr]
                 uf = bucket.get("mean_uf")
                 cells.append(f"{bucket['pesq']:.2f}" + ("" if uf is None else f" ({uf:.2f})"))
+            lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    gains = results.get("gain_over_noisy")
+    if gains:
+        lines += ["", "Gain over the noisy input, mean [95% bootstrap interval over items]:", ""]
+        lines += ["| input | PESQ | STOI | SI-SDR (dB) |", "|---|---:|---:|---:|"]
+        for mode, row in gains.items():
+            cells = [f"{row[k]['mean']:+.3f} [{row[k]['ci95'][0]:+.3f}, {row[k]['ci95'][1]:+.3f}]"
+                     for k in METRICS]
             lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     clean = results.get("clean_input")
     if clean:

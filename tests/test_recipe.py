@@ -61,6 +61,8 @@ def test_all_stages_train_checkpoint_and_evaluate(tmp_path):
     assert set(results["modes"]) == {"0.125", "0.25", "0.5", "1.0", "auto"}
     macs = [results["modes"][m]["macs_per_sample"] for m in ("0.125", "0.25", "0.5", "1.0")]
     assert macs == sorted(macs)
+    gain = results["gain_over_noisy"]["auto"]["si_sdr"]
+    assert gain["ci95"][0] <= gain["mean"] <= gain["ci95"][1]
     assert (tmp_path / "results.md").read_text().startswith("| input |")
     assert (tmp_path / "pareto.png").stat().st_size > 0
 

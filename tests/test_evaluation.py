@@ -1,0 +1,41 @@
+"""evaluation.paired_gain: the interval that says whether a gain over the noisy input is real."""
+
+import numpy as np
+
+from speechbrain_slim.evaluation import format_results, paired_gain
+
+
+def rows(values):
+    return [{"pesq": float(v)} for v in values]
+
+
+def test_a_consistent_gain_excludes_zero_and_noise_does_not():
+    rng = np.random.default_rng(0)
+    noisy = rng.uniform(1.0, 2.0, size=200)
+    consistent = paired_gain(rows(noisy + 0.05 + 0.02 * rng.standard_normal(200)), rows(noisy),
+                             "pesq")
+    assert 0.04 < consistent["mean"] < 0.06
+    assert consistent["ci95"][0] > 0
+    zero_mean = paired_gain(rows(noisy + 0.2 * rng.standard_normal(200)), rows(noisy), "pesq")
+    assert zero_mean["ci95"][0] < 0 < zero_mean["ci95"][1]
+    # the interval narrows with more items and is reproducible
+    fewer = paired_gain(rows(noisy[:20] + 0.2 * rng.standard_normal(20)), rows(noisy[:20]),
+                        "pesq")
+    width = np.diff(zero_mean["ci95"])[0]
+    assert np.diff(fewer["ci95"])[0] > 2 * width
+    assert paired_gain(rows(noisy + 0.1), rows(noisy), "pesq", seed=3) == paired_gain(
+        rows(noisy + 0.1), rows(noisy), "pesq", seed=3)
+
+
+def test_nan_items_are_left_out_and_the_table_shows_the_interval():
+    gain = paired_gain(rows([1.5, float("nan"), 1.7]), rows([1.0, 1.0, 1.0]), "pesq")
+    assert gain["mean"] == 0.6
+    results = {
+        "noisy": {"pesq": 1.0, "stoi": 0.8, "si_sdr": 5.0},
+        "modes": {"auto": {"pesq": 1.1, "stoi": 0.81, "si_sdr": 6.0, "mean_uf": 0.2,
+                           "macs_per_sample": 3000.0}},
+        "by_snr": {},
+        "gain_over_noisy": {"auto": {key: {"mean": 0.1, "ci95": [0.05, 0.15]}
+                                     for key in ("pesq", "stoi", "si_sdr")}},
+    }
+    assert "| auto | +0.100 [+0.050, +0.150]" in format_results(results)
