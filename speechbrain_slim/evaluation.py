@@ -260,14 +260,27 @@ def recover_best(hparams):
     return stage, checkpoint
 
 
-def evaluate_experiment(hparams, datasets):
-    """Evaluates the best checkpoint of the latest trained stage; writes the reports."""
+def router_was_trained(hparams, stage):
+    """Whether the checkpoint's router is a trained one: a routed stage trained it, or
+    ``init_from`` (a hub folder with ``router.*`` weights) supplied it to a backbone run."""
     from speechbrain_slim.brain import ROUTED_STAGES
 
+    if stage in ROUTED_STAGES:
+        return True
+    source = hparams.get("init_from")
+    if not source:
+        return False
+    state = torch.load(os.path.join(source, "enhance_model.ckpt"), map_location="cpu",
+                       weights_only=True)
+    return any(key.startswith("router.") for key in state)
+
+
+def evaluate_experiment(hparams, datasets):
+    """Evaluates the best checkpoint of the latest trained stage; writes the reports."""
     stage, _ = recover_best(hparams)
     modes = list(hparams["model"].ufs)
     router = None
-    if stage in ROUTED_STAGES:
+    if router_was_trained(hparams, stage):
         router = hparams["router"]
         modes += list(hparams.get("eval_routed_modes") or ["auto"])
     results = evaluate(

@@ -112,7 +112,8 @@ def test_voicebank_dataset_option(tmp_path):
 
 
 def test_training_can_start_from_a_hub_folder(tmp_path):
-    """``--init_from=<hub folder>`` starts the first stage from its weights."""
+    """``--init_from=<hub folder>`` starts the first stage from its weights; the hub
+    folder's router is kept by a backbone run, and evaluated with it."""
     import torch
     from hyperpyyaml import load_hyperpyyaml
 
@@ -127,12 +128,13 @@ def test_training_can_start_from_a_hub_folder(tmp_path):
     stages = "{backbone: {epochs: 1, lr: 0.001}}"
     output = run_recipe(
         tmp_path / "exp", f"--init_from={folder}", "--stage=backbone", f"--stages={stages}",
-        "--evaluate_after_training=False",
     )
     assert "initialised the modules from" in output
     checkpoint = next((tmp_path / "exp" / "save" / "backbone").glob("CKPT+*"))
     saved = torch.load(checkpoint / "router.ckpt", weights_only=True)
     assert all(torch.all(value == 0.25) for value in saved.values())
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert results["stage"] == "backbone" and "auto" in results["modes"]
 
 
 def test_select_key_is_checked():
