@@ -88,6 +88,32 @@ def load_backbone(hparams_file, checkpoint):
     return model.eval()
 
 
+def split_model_parser(doc, manifest_help):
+    """A parser for ``MANIFEST (--source HUB | --hparams H --checkpoint CKPT) [--limit N]``,
+    the command line of the scripts that score a trained backbone on a split."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("manifest", help=manifest_help)
+    parser.add_argument("--source", help="a hub folder (e.g. hub/slim-demucs-embedded)")
+    parser.add_argument("--hparams", help="with --checkpoint: the recipe's hparams")
+    parser.add_argument("--checkpoint", help="a stage's CKPT+ folder or a model.ckpt file")
+    parser.add_argument("--limit", type=int, default=None)
+    return parser
+
+
+def model_from_args(parser, args):
+    """The SlimDemucs that :func:`split_model_parser`'s ``args`` name (eval mode)."""
+    if args.source:
+        import tempfile
+
+        from speechbrain_slim.cli import load_enhancer
+
+        with tempfile.TemporaryDirectory() as savedir:
+            return load_enhancer(args.source, savedir=savedir).model.eval()
+    if not (args.hparams and args.checkpoint):
+        parser.error("give --source, or --hparams and --checkpoint")
+    return load_backbone(args.hparams, args.checkpoint)
+
+
 def mixtures(manifest, limit=None):
     """``(item, noisy, clean)`` of a split's manifest (its folder is the data root),
     ``noisy`` and ``clean`` as ``[1, time]``; the first ``limit`` items if given."""

@@ -17,9 +17,6 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
-import argparse
-import tempfile
-
 import numpy as np
 import torch
 
@@ -77,30 +74,13 @@ def mixed_track_table(model, manifest, limit=None, seed=0):
     return rows
 
 
-def load_model(args):
-    """SlimDemucs from a hub folder (``--source``) or hparams + a checkpoint."""
-    if args.source:
-        from speechbrain_slim.cli import load_enhancer
-
-        with tempfile.TemporaryDirectory() as savedir:
-            return load_enhancer(args.source, savedir=savedir).model.eval()
-    from common import load_backbone
-
-    return load_backbone(args.hparams, args.checkpoint)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("manifest", help="valid.json (or test.json) of the embedded data")
-    parser.add_argument("--source", help="a hub folder (e.g. hub/slim-demucs-embedded)")
-    parser.add_argument("--hparams", help="with --checkpoint: the recipe's hparams")
-    parser.add_argument("--checkpoint", help="a stage's CKPT+ folder or a model.ckpt file")
-    parser.add_argument("--limit", type=int, default=None)
+    from common import model_from_args, split_model_parser
+
+    parser = split_model_parser(__doc__, "valid.json (or test.json) of the embedded data")
     args = parser.parse_args(argv)
-    if not args.source and not (args.hparams and args.checkpoint):
-        parser.error("give --source, or --hparams and --checkpoint")
     torch.set_num_threads(1)
-    rows = mixed_track_table(load_model(args), args.manifest, args.limit)
+    rows = mixed_track_table(model_from_args(parser, args), args.manifest, args.limit)
     print("| track | mean UF | MACs/sample | PESQ | vs static line |\n|---|---:|---:|---:|---:|")
     for row in rows:
         print(f"| {row['mode']} | {row['mean_uf']:.3f} | {row['macs']:,.0f} | "

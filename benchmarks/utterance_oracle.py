@@ -20,8 +20,6 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
-import argparse
-
 import numpy as np
 import torch
 
@@ -88,20 +86,13 @@ def per_item_pesq(model, manifest, limit=None):
 
 
 def main(argv=None):
-    from mixed_tracks import load_model
+    from common import model_from_args, split_model_parser
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("manifest", help="test.json (or valid.json) of the embedded data")
-    parser.add_argument("--source", help="a hub folder (e.g. hub/slim-demucs-embedded)")
-    parser.add_argument("--hparams", help="with --checkpoint: the recipe's hparams")
-    parser.add_argument("--checkpoint", help="a stage's CKPT+ folder or a model.ckpt file")
-    parser.add_argument("--limit", type=int, default=None)
+    parser = split_model_parser(__doc__, "test.json (or valid.json) of the embedded data")
     parser.add_argument("--saving", type=float, default=0.2, help="MACs saving to test")
     args = parser.parse_args(argv)
-    if not args.source and not (args.hparams and args.checkpoint):
-        parser.error("give --source, or --hparams and --checkpoint")
     torch.set_num_threads(1)
-    model = load_model(args)
+    model = model_from_args(parser, args)
     pesq, macs = per_item_pesq(model, args.manifest, args.limit)
     hull = oracle_hull(pesq, macs)
     print(f"{len(pesq)} items\n")
