@@ -111,15 +111,17 @@ def calibrate_router(model, router, items, target_loss):
     ['mean_uf_after', 'mean_uf_before', 'shift', 'target_mean_uf']
     """
     ufs = torch.tensor(model.ufs)
+    device = next(model.parameters()).device
     all_logits, all_targets = [], []
     with torch.inference_mode():
         for item in items:
-            noisy, clean = item["noisy_sig"].reshape(1, -1), item["clean_sig"].reshape(1, -1)
+            noisy = item["noisy_sig"].reshape(1, -1).to(device)
+            clean = item["clean_sig"].reshape(1, -1).to(device)
             frames = model.bottleneck_frames(noisy.shape[-1])
             outputs = [model(noisy, uf)[0] for uf in model.ufs]
             targets = target_loss.targets(outputs, clean, model.total_stride, frames)
-            all_targets.append(targets.reshape(-1))
-            all_logits.append(router_logits(model, router, noisy)[0].reshape(frames, -1))
+            all_targets.append(targets.reshape(-1).cpu())
+            all_logits.append(router_logits(model, router, noisy)[0].reshape(frames, -1).cpu())
     if not all_logits:
         raise ValueError("calibrate_router: no mixtures to calibrate on")
     logits = torch.cat(all_logits)

@@ -119,14 +119,15 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
     per_mode = {str(mode): [] for mode in modes}
     noisy_rows, clean_rows = [], []
     routed = [m for m in modes if str(m) == "auto" or str(m).startswith("max=")]
+    device = next(model.parameters()).device  # scored on the CPU, enhanced where the model is
     with torch.inference_mode():
         for item in tqdm(items, desc="evaluating", disable=not progress):
             noisy, clean = item["noisy_sig"].float(), item["clean_sig"].float()
             snr = item.get("snr_db")
             noisy_rows.append({"snr_db": snr, **_scores(clean, noisy, sample_rate, with_dnsmos)})
             for mode in modes:
-                enhanced, info = route(model, router, noisy.unsqueeze(0), mode)
-                row = _scores(clean, enhanced[0], sample_rate, with_dnsmos)
+                enhanced, info = route(model, router, noisy.unsqueeze(0).to(device), mode)
+                row = _scores(clean, enhanced[0].cpu(), sample_rate, with_dnsmos)
                 row.update(
                     snr_db=snr,
                     mean_uf=float(info["mean_uf"][0]),
@@ -134,8 +135,8 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
                 )
                 per_mode[str(mode)].append(row)
             if routed and float(clean.abs().max()) > 0:
-                _, info = route(model, router, clean.unsqueeze(0), routed[0])
-                track = info["track"][0]
+                _, info = route(model, router, clean.unsqueeze(0).to(device), routed[0])
+                track = info["track"][0].cpu()
                 clean_rows.append(
                     {
                         "mean_uf": float(track.mean()),

@@ -122,7 +122,7 @@ class STFTLoss(torch.nn.Module):
             self.n_fft,
             hop_length=self.hop_length,
             win_length=self.win_length,
-            window=self.window.to(wav.dtype),
+            window=self.window.to(device=wav.device, dtype=wav.dtype),
             center=True,
             pad_mode="constant",
             return_complex=True,
@@ -539,7 +539,7 @@ class RoutingLoss(torch.nn.Module):
         """
         if probs.shape[-1] != self.ufs.numel():
             raise ValueError(f"expected {self.ufs.numel()} UF probabilities, got {probs.shape[-1]}")
-        ufs = self.ufs.to(probs.dtype)
+        ufs = self.ufs.to(device=probs.device, dtype=probs.dtype)
         eff = efficiency_loss(
             probs,
             ufs,

@@ -88,11 +88,12 @@ class STOILoss(torch.nn.Module):
     def envelopes(self, signal):
         """``[B, bands, frames]`` one-third octave band magnitudes of ``[B, T]`` at 10 kHz."""
         spec = torch.fft.rfft(self.frames(signal), n=NFFT)  # [B, frames, bins]
-        return torch.sqrt(self.bands @ spec.abs().pow(2).transpose(1, 2) + 1e-14)
+        power = spec.abs().pow(2).transpose(1, 2)
+        return torch.sqrt(self.bands.to(power) @ power + 1e-14)
 
     def frames(self, signal):
         """``[B, frames, 256]`` Hann-windowed frames, hop 128."""
-        return signal.unfold(-1, FRAME, HOP) * self.window
+        return signal.unfold(-1, FRAME, HOP) * self.window.to(signal)
 
     def active_frames(self, clean, num_samples):
         """``[B, frames]`` bool: within 40 dB of each item's loudest frame and inside its
