@@ -188,10 +188,12 @@ class ChunkedRunner:
     def _enhance(self, window, start):
         std = self._scale(window, start)
         x = window if std is None else window / (self.model.floor + std)
-        with _normalization_off(self.model):
+        with _bare_network(self.model):
             enhanced, info = route(self.model, self.router, x, self.uf, self.shift)
         if std is not None:
             enhanced = enhanced * std
+        if getattr(self.model, "residual", False):
+            enhanced = enhanced + window
         return enhanced, info
 
     def push(self, x, final=False):
@@ -244,14 +246,15 @@ class ChunkedRunner:
 
 
 @contextlib.contextmanager
-def _normalization_off(model):
-    """Runs the model on pre-normalised input (the runner applies the normalisation)."""
-    mode = model.normalize_mode
-    model.normalize_mode = None
+def _bare_network(model):
+    """Runs the model on pre-normalised input without its residual connection (the runner
+    applies both, since the residual adds the *raw* input after the de-normalisation)."""
+    mode, residual = model.normalize_mode, getattr(model, "residual", False)
+    model.normalize_mode, model.residual = None, False
     try:
         yield
     finally:
-        model.normalize_mode = mode
+        model.normalize_mode, model.residual = mode, residual
 
 
 class EnhanceSlim(Pretrained):

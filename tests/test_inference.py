@@ -15,10 +15,10 @@ from speechbrain_slim.lobes.slim_demucs import SlimDemucs
 from speechbrain_slim.routing import route
 
 
-def tiny(normalize="running", seed=0):
+def tiny(normalize="running", seed=0, residual=False):
     torch.manual_seed(seed)
     model = SlimDemucs(hidden=8, depth=3, normalize=normalize, bottleneck="grouped_gru",
-                       gru_groups=2).eval()
+                       gru_groups=2, residual=residual).eval()
     router = Router(model.ufs, frame_stride=model.total_stride, channels=8).eval()
     return model, router
 
@@ -60,9 +60,10 @@ def test_from_hparams_local_folder_matches_the_saved_modules(enhancer, hub_folde
     assert torch.allclose(enhancer.last_routing["macs"], info["macs"].double())
 
 
-@pytest.mark.parametrize("normalize", ["running", True])
-def test_chunked_matches_whole_signal(normalize):
-    model, router = tiny(normalize)
+@pytest.mark.parametrize("normalize,residual", [("running", False), (True, False),
+                                                ("running", True), (True, True)])
+def test_chunked_matches_whole_signal(normalize, residual):
+    model, router = tiny(normalize, residual=residual)
     enhancer = enhancer_for(model, router, chunk_seconds=0.5, context_seconds=1.0,
                             crossfade_seconds=0.02)
     x = speechlike(4.0).unsqueeze(0) * torch.linspace(0.2, 1.5, 64000)
