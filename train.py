@@ -39,10 +39,10 @@ from speechbrain_slim.data.recipe_data import prepare_datasets
 logger = logging.getLogger(__name__)
 
 
-def trainable(modules, stage):
-    """Freezes what a stage does not train."""
+def trainable(modules, stage, freeze_router=False):
+    """Freezes what a stage does not train (the router in joint/finetune too if asked)."""
     train_model = stage in ("backbone", "joint", "finetune")
-    train_router = stage in ("router", "joint", "finetune")
+    train_router = stage == "router" or (stage in ("joint", "finetune") and not freeze_router)
     for parameter in modules["model"].parameters():
         parameter.requires_grad_(train_model)
     for parameter in modules["router"].parameters():
@@ -91,7 +91,7 @@ def run_stage(stage, hparams, run_opts, datasets):
     counter = EpochCounter(limit=settings["epochs"])
     checkpointer = stage_checkpointer(hparams, modules, stage, counter)
     start_from_previous_stage(hparams, modules, stage, checkpointer)
-    trainable(modules, stage)
+    trainable(modules, stage, bool(hparams.get("freeze_router", False)))
     learning_rate = settings["lr"]
     brain = SlimBrain(
         modules=modules,

@@ -12,7 +12,10 @@ Stages (Miccini et al., WASPAA 2025), each a ``fit`` of its own:
 
 In ``joint`` and ``finetune``, hparams ``joint_static_weight`` > 0 adds the backbone
 stage's every-UF task loss (times that weight) to the routed loss, so that training
-along the router's tracks (mostly the smallest UF) does not unlearn the other widths.
+along the router's tracks (mostly the smallest UF) does not unlearn the other widths,
+and ``freeze_router: True`` keeps the router as it is: the backbone then trains along
+the router's inference decisions (argmax, no Gumbel noise), the tracks users will run,
+without the routing losses, which would train nothing.
 
 Routed stages make hard per-frame decisions (Gumbel-softmax, straight-through
 gates), so the backbone really runs one width per frame, and add the routing
@@ -144,15 +147,16 @@ class SlimBrain(sb.Brain):
                 self.modules.router,
                 noisy,
                 "auto",
-                training=stage == sb.Stage.TRAIN,
+                training=stage == sb.Stage.TRAIN and not self.router_frozen,
             )
             predictions = {"clean": clean, "lengths": lengths, "routed": (enhanced, info)}
             ufs = backbone.ufs
+            targets = None if self.router_frozen else self._router_targets()
             if stage == sb.Stage.TRAIN and self._static_weight() > 0:
                 predictions["static"] = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
-                if self._router_targets() is not None:
+                if targets is not None:
                     predictions["per_uf"] = [out.detach() for out in predictions["static"].values()]
-            elif stage == sb.Stage.TRAIN and self._router_targets() is not None:
+            elif stage == sb.Stage.TRAIN and targets is not None:
                 with torch.no_grad():
                     predictions["per_uf"] = [backbone(noisy, uf)[0] for uf in ufs]
             return predictions
@@ -169,6 +173,12 @@ class SlimBrain(sb.Brain):
                 for _ in range(passes)
             ]
         return predictions
+
+    @property
+    def router_frozen(self):
+        """Whether this joint/finetune stage keeps the router fixed (hparams ``freeze_router``)."""
+        return self.stage_name in ("joint", "finetune") and bool(
+            getattr(self.hparams, "freeze_router", False))
 
     def _router_targets(self):
         """The per-frame target loss of the routed stages (hparams ``router_targets``), if any."""
@@ -193,7 +203,8 @@ class SlimBrain(sb.Brain):
             loss = task_loss(enhanced, clean, lengths)
             mask = length_mask(lengths, info["probs"].shape[1], device=enhanced.device)
             routing, parts = self.hparams.routing_loss(info["probs"], mask)
-            loss = loss + routing
+            if not self.router_frozen:
+                loss = loss + routing
             if "per_uf" in predictions:
                 imitation, target_parts = self._router_targets()(
                     info["logits"], predictions["per_uf"], clean,

@@ -66,3 +66,35 @@ def test_the_backbone_stage_also_trains_along_random_tracks():
         assert all(not torch.allclose(mixed, out) for out in predictions["static"].values())
     brain.on_stage_start(sb.Stage.VALID, 1)
     assert "mixed" not in brain.compute_forward(batch, sb.Stage.VALID)
+
+
+def test_a_frozen_router_gives_the_backbone_its_inference_tracks():
+    from speechbrain_slim.routing import route
+
+    torch.manual_seed(0)
+    model = SlimDemucs(hidden=8, depth=2, normalize="running", residual=True)
+    router = Router(model.ufs, frame_stride=model.total_stride, channels=4)
+    task_loss = EnhancementLoss()
+    brain = SlimBrain(
+        modules={"model": model, "router": router},
+        hparams={"stage": "finetune", "train_ufs": model.ufs, "task_loss": task_loss,
+                 "routing_loss": RoutingLoss(model.ufs, target_uf=0.1, beta=100.0),
+                 "freeze_router": True},
+        run_opts={"device": "cpu"},
+    )
+    assert brain.router_frozen
+    batch = PaddedBatch([{"id": f"u{i}", "noisy_sig": torch.randn(8000),
+                          "clean_sig": torch.randn(8000)} for i in range(2)])
+    brain.on_stage_start(sb.Stage.TRAIN, 1)
+    tracks = []
+    for _ in range(2):  # no Gumbel noise: the same decisions every time, the argmax ones
+        predictions = brain.compute_forward(batch, sb.Stage.TRAIN)
+        tracks.append(predictions["routed"][1]["track"])
+    with torch.no_grad():
+        _, inference = route(model.eval(), router.eval(), batch.noisy_sig[0], "auto")
+    assert torch.equal(tracks[0], tracks[1]) and torch.equal(tracks[0], inference["track"])
+    assert len(set(inference["track"].unique().tolist())) > 1  # a real mix of widths
+    # the loss is the task loss alone: the (huge) routing loss would train nothing
+    clean, lengths = batch.clean_sig
+    loss = brain.compute_objectives(predictions, batch, sb.Stage.TRAIN)
+    torch.testing.assert_close(loss, task_loss(predictions["routed"][0], clean, lengths))

@@ -143,3 +143,20 @@ def test_select_key_is_checked():
     assert select_key({"select_key": "epoch"}) == "epoch"
     with pytest.raises(ValueError, match="select_key"):
         select_key({"select_key": "stoi"})
+
+
+def test_finetune_with_a_frozen_router_keeps_it(tmp_path):
+    import torch
+
+    stages = "{backbone: {epochs: 1, lr: 0.001}, finetune: {epochs: 1, lr: 0.001}}"
+    run_recipe(tmp_path, "--stage=backbone,finetune", f"--stages={stages}",
+               "--freeze_router=True", "--calibrate_router=False")
+    saved = {}
+    for stage in ("backbone", "finetune"):
+        checkpoint = next((tmp_path / "save" / stage).glob("CKPT+*"))
+        saved[stage] = {name: torch.load(checkpoint / f"{name}.ckpt", weights_only=True)
+                        for name in ("model", "router")}
+    assert all(torch.equal(value, saved["finetune"]["router"][key])
+               for key, value in saved["backbone"]["router"].items())
+    assert any(not torch.equal(value, saved["finetune"]["model"][key])
+               for key, value in saved["backbone"]["model"].items())
