@@ -39,18 +39,21 @@ def test_joint_static_loss_keeps_training_the_widths_the_router_does_not_pick():
     assert with_static > 1.4 * routed_only  # the widths above UF 0.125 learn too
 
 
-def test_the_backbone_stage_also_trains_along_random_tracks():
+def small_brain(stage, **hparams):
+    """A SlimBrain on a hidden=8 residual model and a 4-channel router (seeded)."""
     torch.manual_seed(0)
     model = SlimDemucs(hidden=8, depth=2, normalize="running", residual=True)
     router = Router(model.ufs, frame_stride=model.total_stride, channels=4)
     task_loss = EnhancementLoss()
-    brain = SlimBrain(
-        modules={"model": model, "router": router},
-        hparams={"stage": "backbone", "train_ufs": model.ufs, "task_loss": task_loss,
-                 "routing_loss": RoutingLoss(model.ufs, target_uf=0.1),
-                 "mixed_track_passes": 2},
-        run_opts={"device": "cpu"},
-    )
+    hparams = {"stage": stage, "train_ufs": model.ufs, "task_loss": task_loss,
+               "routing_loss": RoutingLoss(model.ufs, target_uf=0.1), **hparams}
+    brain = SlimBrain(modules={"model": model, "router": router}, hparams=hparams,
+                      run_opts={"device": "cpu"})
+    return brain, model, router, task_loss
+
+
+def test_the_backbone_stage_also_trains_along_random_tracks():
+    brain, model, router, task_loss = small_brain("backbone", mixed_track_passes=2)
     batch = PaddedBatch([{"id": f"u{i}", "noisy_sig": torch.randn(4000),
                           "clean_sig": torch.randn(4000)} for i in range(2)])
     brain.on_stage_start(sb.Stage.TRAIN, 1)
@@ -71,17 +74,9 @@ def test_the_backbone_stage_also_trains_along_random_tracks():
 def test_a_frozen_router_gives_the_backbone_its_inference_tracks():
     from speechbrain_slim.routing import route
 
-    torch.manual_seed(0)
-    model = SlimDemucs(hidden=8, depth=2, normalize="running", residual=True)
-    router = Router(model.ufs, frame_stride=model.total_stride, channels=4)
-    task_loss = EnhancementLoss()
-    brain = SlimBrain(
-        modules={"model": model, "router": router},
-        hparams={"stage": "finetune", "train_ufs": model.ufs, "task_loss": task_loss,
-                 "routing_loss": RoutingLoss(model.ufs, target_uf=0.1, beta=100.0),
-                 "freeze_router": True},
-        run_opts={"device": "cpu"},
-    )
+    brain, model, router, task_loss = small_brain(
+        "finetune", routing_loss=RoutingLoss((0.125, 0.25, 0.5, 1.0), target_uf=0.1, beta=100.0),
+        freeze_router=True)
     assert brain.router_frozen
     batch = PaddedBatch([{"id": f"u{i}", "noisy_sig": torch.randn(8000),
                           "clean_sig": torch.randn(8000)} for i in range(2)])
