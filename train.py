@@ -33,7 +33,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from speechbrain_slim.brain import STAGES, SlimBrain, select_key
+from speechbrain_slim.brain import JOINT_STAGES, STAGES, SlimBrain, select_key
 from speechbrain_slim.data.recipe_data import prepare_datasets
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 
 def trainable(modules, stage, freeze_router=False):
     """Freezes what a stage does not train (the router in joint/finetune too if asked)."""
-    train_model = stage in ("backbone", "joint", "finetune")
-    train_router = stage == "router" or (stage in ("joint", "finetune") and not freeze_router)
+    train_model = stage == "backbone" or stage in JOINT_STAGES
+    train_router = stage == "router" or (stage in JOINT_STAGES and not freeze_router)
     for parameter in modules["model"].parameters():
         parameter.requires_grad_(train_model)
     for parameter in modules["router"].parameters():

@@ -40,11 +40,14 @@ from speechbrain_slim.losses import length_mask
 from speechbrain_slim.metrics import pesq_wb, si_sdr
 from speechbrain_slim.routing import random_track, route
 
-__all__ = ["SlimBrain", "ROUTED_STAGES", "STAGES", "SELECT_KEYS", "select_key", "stage_lr"]
+__all__ = [
+    "SlimBrain", "JOINT_STAGES", "ROUTED_STAGES", "STAGES", "SELECT_KEYS", "select_key", "stage_lr",
+]
 
 STAGES = ("backbone", "router", "joint", "finetune")
 SELECT_KEYS = ("pesq", "si_sdr", "epoch")
 ROUTED_STAGES = ("router", "joint", "finetune")
+JOINT_STAGES = ("joint", "finetune")  # backbone and router trained together
 
 
 def select_key(hparams):
@@ -177,7 +180,7 @@ class SlimBrain(sb.Brain):
     @property
     def router_frozen(self):
         """Whether this joint/finetune stage keeps the router fixed (hparams ``freeze_router``)."""
-        return self.stage_name in ("joint", "finetune") and bool(
+        return self.stage_name in JOINT_STAGES and bool(
             getattr(self.hparams, "freeze_router", False))
 
     def _router_targets(self):
@@ -187,7 +190,7 @@ class SlimBrain(sb.Brain):
 
     def _static_weight(self):
         """Weight of the every-UF task loss in the stages that train backbone and router."""
-        if self.stage_name not in ("joint", "finetune"):
+        if self.stage_name not in JOINT_STAGES:
             return 0.0
         return float(getattr(self.hparams, "joint_static_weight", 0.0) or 0.0)
 
