@@ -85,9 +85,9 @@ class STOILoss(torch.nn.Module):
         self.register_buffer("bands", third_octave_matrix(), persistent=False)
         self.register_buffer("window", torch.hann_window(FRAME + 2)[1:-1], persistent=False)
 
-    def envelopes(self, signal):
-        """``[B, bands, frames]`` one-third octave band magnitudes of ``[B, T]`` at 10 kHz."""
-        spec = torch.fft.rfft(self.frames(signal), n=NFFT)  # [B, frames, bins]
+    def envelopes(self, frames):
+        """``[B, bands, frames]`` one-third octave band magnitudes of :meth:`frames`' output."""
+        spec = torch.fft.rfft(frames, n=NFFT)  # [B, frames, bins]
         power = spec.abs().pow(2).transpose(1, 2)
         return torch.sqrt(self.bands.to(power) @ power + 1e-14)
 
@@ -95,12 +95,12 @@ class STOILoss(torch.nn.Module):
         """``[B, frames, 256]`` Hann-windowed frames, hop 128."""
         return signal.unfold(-1, FRAME, HOP) * self.window.to(signal)
 
-    def active_frames(self, clean, num_samples):
-        """``[B, frames]`` bool: within 40 dB of each item's loudest frame and inside its
-        ``num_samples`` (``[B]``); none for an all-silent item."""
-        frames = self.frames(clean)
+    def active_frames(self, frames, num_samples):
+        """``[B, frames]`` bool for the clean signal's :meth:`frames`: within 40 dB of each
+        item's loudest frame and inside its ``num_samples`` (``[B]``); none for an all-silent
+        item."""
         energy_db = 20 * torch.log10(frames.norm(dim=-1) + self.eps)
-        starts = torch.arange(frames.shape[1], device=clean.device) * HOP
+        starts = torch.arange(frames.shape[1], device=frames.device) * HOP
         inside = starts[None, :] + FRAME <= num_samples[:, None]
         energy_db = energy_db.masked_fill(~inside, -float("inf"))
         loudest = energy_db.max(dim=1, keepdim=True).values
@@ -122,13 +122,14 @@ class STOILoss(torch.nn.Module):
             enhanced = torchaudio.functional.resample(enhanced, self.sample_rate, STOI_RATE)
             clean = torchaudio.functional.resample(clean, self.sample_rate, STOI_RATE)
         num_samples = torch.round(lengths.to(clean.device) * clean.shape[-1])
-        active = self.active_frames(clean, num_samples)
+        clean_frames = self.frames(clean)
+        active = self.active_frames(clean_frames, num_samples)
         # Active frames first, in time order: dropping silence without a per-item loop.
         order = torch.argsort((~active).to(torch.int8), dim=1, stable=True)
         n_active = active.sum(dim=1)
         gather = order[:, None, :].expand(-1, BANDS, -1)
-        target = torch.gather(self.envelopes(clean), 2, gather)
-        estimate = torch.gather(self.envelopes(enhanced), 2, gather)
+        target = torch.gather(self.envelopes(clean_frames), 2, gather)
+        estimate = torch.gather(self.envelopes(self.frames(enhanced)), 2, gather)
 
         target = target.unfold(2, SEGMENT, 1)  # [B, bands, segments, N]
         estimate = estimate.unfold(2, SEGMENT, 1)
