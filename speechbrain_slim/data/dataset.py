@@ -15,40 +15,19 @@ Authors
  * speechbrain-slim contributors
 """
 
-import json
-import os
-
 import numpy as np
 import soundfile as sf
 import torch
 
+from speechbrain_slim.data.conditions import (
+    RecordingConditions,
+    manifest_categories,
+    manifest_paths,
+)
 from speechbrain_slim.data.mixing import active_speech_mask, mix_at_snr
 from speechbrain_slim.data.noise import NoiseGenerator
 
 SAMPLE_RATE = 16000
-
-
-def _clean_paths(clean, data_root=None):
-    """Accept a list of paths, a manifest dict or a JSON manifest path; return file paths."""
-    if isinstance(clean, (str, os.PathLike)):
-        if not os.path.isfile(clean):
-            raise ValueError(f"clean manifest {clean} does not exist")
-        with open(clean, encoding="utf-8") as f:
-            clean = json.load(f)
-    if isinstance(clean, dict):
-        paths = []
-        for uid, entry in sorted(clean.items()):
-            path = entry.get("clean_wav", entry.get("wav"))
-            if path is None:
-                raise ValueError(f"manifest entry {uid} has neither 'clean_wav' nor 'wav'")
-            paths.append(path)
-    else:
-        paths = [str(p) for p in clean]
-    if data_root is not None:
-        paths = [p.replace("{data_root}", str(data_root)) for p in paths]
-    if not paths:
-        raise ValueError("no clean files given")
-    return paths
 
 
 class OnTheFlyMixtures(torch.utils.data.Dataset):
@@ -96,8 +75,11 @@ class OnTheFlyMixtures(torch.utils.data.Dataset):
     def __init__(self, clean, segment_s=4.0, epoch_size=1000, snr_range=(-5.0, 20.0),
                  noise_weights=None, clean_share=0.05, easy_share=0.1,
                  easy_snr_range=(25.0, 40.0), gain_db_range=(-25.0, 0.0), seed=0,
-                 data_root=None, recordings=None):
-        self.paths = _clean_paths(clean, data_root)
+                 data_root=None, recordings=None, noise_files=None, talkers=None,
+                 conditions=None):
+        self.paths = manifest_paths(clean, data_root, keys=("clean_wav", "wav"))
+        if not self.paths:
+            raise ValueError("no clean files given")
         self.lengths = []
         for p in self.paths:
             try:
@@ -120,7 +102,12 @@ class OnTheFlyMixtures(torch.utils.data.Dataset):
         self.gain_db_range = gain_db_range
         self.seed = int(seed)
         self.epoch = 0
-        self.noise = NoiseGenerator(noise_weights, speech_pool=self.paths, recordings=recordings)
+        self.noise = NoiseGenerator(
+            noise_weights, speech_pool=self.paths + manifest_paths(talkers, data_root),
+            recordings=recordings, files=manifest_categories(noise_files, data_root))
+        if isinstance(conditions, dict):
+            conditions = RecordingConditions(**conditions, data_root=data_root)
+        self.conditions = conditions
         w = np.asarray(self.lengths, dtype=np.float64)
         self.probs = w / w.sum()  # every second of speech equally likely
 
@@ -152,6 +139,8 @@ class OnTheFlyMixtures(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
         k = int(rng.choice(len(self.paths), p=self.probs))
         clean, full = self._read_segment(k, rng)
+        if self.conditions is not None:
+            clean = self.conditions.room(clean, rng)
         u = rng.random()
         if u < self.clean_share:
             snr, family, noisy = float("inf"), "none", clean.copy()
@@ -168,6 +157,8 @@ class OnTheFlyMixtures(torch.utils.data.Dataset):
                 fm = active_speech_mask(full)
                 ref = float(np.mean(full[fm] ** 2)) if fm.any() else 1e-4
             noisy, _ = mix_at_snr(clean, noise, snr, mask=mask, speech_power=ref)
+        if self.conditions is not None:
+            noisy, clean = self.conditions.microphone(noisy, clean, rng)
         peak = max(float(np.abs(noisy).max()), float(np.abs(clean).max()), 1e-9)
         gain = 10 ** (rng.uniform(*self.gain_db_range) / 20) * 0.99 / peak
         return {

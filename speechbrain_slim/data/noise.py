@@ -20,6 +20,8 @@ Families (``NOISE_FAMILIES``):
 
 ``recorded`` (optional) loops real recordings from a folder, e.g. the freedesktop sound theme
 that Debian ships in ``/usr/share/sounds/freedesktop/stereo`` (``sound-theme-freedesktop``).
+``files`` (optional) reads random stretches of a list of 16 kHz noise files (a noise corpus:
+``real_corpus``'s recordings, MUSAN, DNS noise) without loading them into memory.
 
 Authors
  * speechbrain-slim contributors
@@ -350,6 +352,50 @@ def recorded_noise(num_samples, rng, recordings):
     return _unit_rms(out)
 
 
+def file_noise(num_samples, rng, files):
+    """One or two random noise files (16 kHz), each a random stretch or looped with gaps.
+
+    ``files``: paths, or lists of paths (categories): a category is drawn first, so that
+    a category of many short files (keyboard clicks) is not drawn more often than a few
+    long ones (music).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "n.wav")
+    >>> sf.write(path, np.random.default_rng(0).standard_normal(4000) * 0.1, SAMPLE_RATE)
+    >>> file_noise(16000, 0, [path]).shape
+    (16000,)
+    """
+    rng = _rng(rng)
+    if not files:
+        raise ValueError("file noise needs a non-empty list of noise files")
+    out = np.zeros(num_samples)
+    for _ in range(1 if rng.random() < 0.7 else 2):
+        path = files[int(rng.integers(len(files)))]
+        if isinstance(path, (list, tuple)):
+            path = path[int(rng.integers(len(path)))]
+        info = sf.info(path)
+        if info.samplerate != SAMPLE_RATE:
+            raise ValueError(f"noise file {path} is {info.samplerate} Hz, expected {SAMPLE_RATE}")
+        if info.frames >= num_samples:
+            start = int(rng.integers(0, info.frames - num_samples + 1))
+            x, _ = sf.read(path, start=start, stop=start + num_samples, dtype="float64",
+                           always_2d=True)
+            x = x.mean(axis=1)
+        else:
+            part, _ = sf.read(path, dtype="float64", always_2d=True)
+            x = np.zeros(num_samples)
+            pos = -int(rng.integers(0, len(part)))
+            while pos < num_samples:
+                a, b = max(pos, 0), min(pos + len(part), num_samples)
+                x[a:b] += part.mean(axis=1)[a - pos : b - pos]
+                pos += len(part) + int(rng.uniform(0.0, 0.5) * SAMPLE_RATE)
+        out += 10 ** (rng.uniform(-6, 0) / 20) * _unit_rms(x)
+    # a low floor: sparse recordings (clicks, footsteps) may be silent under the speech
+    return _unit_rms(out + 10 ** (rng.uniform(-50, -30) / 20) * colored_noise(num_samples, rng))
+
+
 _GENERATORS = {
     "colored": colored_noise,
     "modulated": modulated_noise,
@@ -361,7 +407,7 @@ _GENERATORS = {
 }
 
 
-def make_noise(family, num_samples, seed, speech_pool=None, recordings=None):
+def make_noise(family, num_samples, seed, speech_pool=None, recordings=None, files=None):
     """Generate ``num_samples`` of noise of one family, deterministically from ``seed``.
 
     Arguments
@@ -376,6 +422,8 @@ def make_noise(family, num_samples, seed, speech_pool=None, recordings=None):
         Speech arrays or 16 kHz file paths for ``babble``.
     recordings : list of numpy.ndarray, optional
         Real recordings for ``recorded`` (see ``load_recordings``).
+    files : list of str, optional
+        Noise files for ``files``.
 
     Returns
     -------
@@ -396,10 +444,11 @@ def make_noise(family, num_samples, seed, speech_pool=None, recordings=None):
         return babble_noise(num_samples, seed, speech_pool)
     if family == "recorded":
         return recorded_noise(num_samples, seed, recordings)
+    if family == "files":
+        return file_noise(num_samples, seed, files)
     if family not in _GENERATORS:
-        raise ValueError(
-            f"unknown noise family {family!r}; choose from {NOISE_FAMILIES + ('recorded',)}"
-        )
+        raise ValueError(f"unknown noise family {family!r}; choose from "
+                         f"{NOISE_FAMILIES + ('recorded', 'files')}")
     return _GENERATORS[family](num_samples, seed)
 
 
@@ -415,6 +464,8 @@ class NoiseGenerator:
         Speech (arrays or file paths) for babble.
     recordings : list of numpy.ndarray, optional
         Real recordings for the ``recorded`` family.
+    files : list of str, optional
+        Noise files for the ``files`` family.
 
     Example
     -------
@@ -424,15 +475,18 @@ class NoiseGenerator:
     ((16000,), True)
     """
 
-    def __init__(self, weights=None, speech_pool=None, recordings=None):
+    def __init__(self, weights=None, speech_pool=None, recordings=None, files=None):
         self.speech_pool = list(speech_pool) if speech_pool is not None else []
         self.recordings = list(recordings) if recordings is not None else []
+        self.files = list(files) if files is not None else []
         if weights is None:
             weights = {f: 1.0 for f in NOISE_FAMILIES if f != "babble" or self.speech_pool}
             if self.recordings:
                 weights["recorded"] = 1.0
+            if self.files:
+                weights["files"] = 1.0
         weights = {k: float(v) for k, v in dict(weights).items() if float(v) > 0}
-        valid = set(NOISE_FAMILIES) | {"recorded"}
+        valid = set(NOISE_FAMILIES) | {"recorded", "files"}
         bad = sorted(set(weights) - valid)
         if bad:
             raise ValueError(f"unknown noise families {bad}; choose from {sorted(valid)}")
@@ -442,6 +496,8 @@ class NoiseGenerator:
             raise ValueError("the babble family needs a speech_pool")
         if "recorded" in weights and not self.recordings:
             raise ValueError("the recorded family needs recordings (see load_recordings)")
+        if "files" in weights and not self.files:
+            raise ValueError("the files family needs noise files")
         self.families = sorted(weights)
         p = np.array([weights[f] for f in self.families])
         self.probs = p / p.sum()
@@ -451,5 +507,6 @@ class NoiseGenerator:
         rng = _rng(rng)
         if family is None:
             family = self.families[rng.choice(len(self.families), p=self.probs)]
-        noise = make_noise(family, num_samples, rng, self.speech_pool, self.recordings)
+        noise = make_noise(family, num_samples, rng, self.speech_pool, self.recordings,
+                           self.files)
         return noise, family
