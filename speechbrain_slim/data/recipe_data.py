@@ -1,7 +1,12 @@
-"""Datasets of the training recipe: the embedded corpus (default) or VoiceBank+DEMAND.
+"""Datasets of the training recipe: embedded corpus, real recordings, your folders, VoiceBank.
 
 ``dataset: embedded`` mixes training items on the fly (:class:`OnTheFlyMixtures`) and
 reads the fixed valid/test mixtures that :func:`prepare_embedded` writes once;
+``dataset: real`` does the same with the corpus of real recordings that
+:func:`~speechbrain_slim.data.real_corpus.build_real_corpus` builds from Debian packages
+in ``data_folder`` (real voices; real noise files, interfering talkers and simulated rooms
+mixed on the fly with ``conditions``); ``dataset: folders`` with your own ``clean_folder``,
+``noise_folder`` and optional ``rir_folder`` (:mod:`speechbrain_slim.data.folders`);
 ``dataset: voicebank`` prepares the DataShare folders in ``data_folder`` and
 trains on random ``segment_seconds`` crops of its noisy/clean pairs.
 
@@ -10,6 +15,7 @@ Authors
 """
 
 import importlib.util
+import json
 import os
 
 import speechbrain as sb
@@ -19,6 +25,8 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_slim.data.dataset import OnTheFlyMixtures
 from speechbrain_slim.data.embedded import prepare_embedded
+from speechbrain_slim.data.folders import prepare_folders
+from speechbrain_slim.data.real_corpus import build_real_corpus
 
 __all__ = ["paired_dataset", "prepare_datasets"]
 
@@ -84,6 +92,11 @@ def _voicebank_preparer():
     return module.prepare_voicebank
 
 
+def _has_entries(manifest):
+    with open(manifest, encoding="utf-8") as stream:
+        return bool(json.load(stream))
+
+
 def prepare_datasets(hparams):
     """Prepares (on the main process) and returns ``train``/``valid``/``test`` datasets.
 
@@ -110,6 +123,38 @@ def prepare_datasets(hparams):
             seed=hparams["seed"],
             **(hparams.get("mixing") or {}),
         )
+    elif dataset in ("real", "folders"):
+        folder = hparams["data_folder"]
+        if dataset == "real":
+            prepare, kwargs = build_real_corpus, {"out_dir": folder, "progress": False}
+        else:
+            prepare, kwargs = prepare_folders, {
+                "clean_folder": hparams.get("clean_folder"),
+                "noise_folder": hparams.get("noise_folder"),
+                "rir_folder": hparams.get("rir_folder"),
+                "out_dir": folder,
+                "n_valid": hparams["n_valid"],
+                "n_test_per_snr": hparams.get("n_test_per_snr") or 20,
+            }
+        run_on_main(prepare, kwargs=kwargs)
+        manifests = prepare(**kwargs)
+        mixing = dict(hparams.get("mixing") or {})
+        conditions = dict(mixing.pop("conditions", None) or {})
+        if not _has_entries(manifests["rir_train"]):
+            conditions["reverb_prob"] = 0.0
+        else:
+            conditions["rirs"] = manifests["rir_train"]
+        train = OnTheFlyMixtures(
+            manifests["speech_train"],
+            segment_s=hparams["segment_seconds"],
+            epoch_size=hparams["epoch_size"],
+            seed=hparams["seed"],
+            data_root=folder,
+            noise_files=manifests["noise_train"],
+            talkers=manifests.get("talkers_train"),
+            conditions=conditions,
+            **mixing,
+        )
     elif dataset == "voicebank":
         prepare_voicebank = _voicebank_preparer()
         folder = hparams["data_folder"]
@@ -118,7 +163,8 @@ def prepare_datasets(hparams):
         manifests = prepare_voicebank(**kwargs, progress=False)
         train = paired_dataset(manifests["train"], folder, crop_samples=segment)
     else:
-        raise ValueError(f"dataset must be 'embedded' or 'voicebank', got {dataset!r}")
+        raise ValueError(
+            f"dataset must be 'embedded', 'real', 'folders' or 'voicebank', got {dataset!r}")
     return {
         "train": train,
         "valid": paired_dataset(manifests["valid"], folder),
