@@ -3,7 +3,9 @@
 Stages (Miccini et al., WASPAA 2025), each a ``fit`` of its own:
 
 * ``backbone``: SlimDemucs alone; every step trains every UF of ``train_ufs`` on the
-  same batch (the task loss averaged over UFs), so one set of weights serves all UFs,
+  same batch (the task loss averaged over UFs), so one set of weights serves all UFs
+  (``train_uf_rule: sandwich``: only the smallest, the largest and one random other UF per
+  step, the slimmable networks' "sandwich rule", a quarter cheaper with four UFs),
   plus ``mixed_track_passes`` passes along random per-frame tracks
   (:func:`~speechbrain_slim.routing.random_track`), so that widths can follow each other;
 * ``router``: the router alone on the frozen backbone (router pre-training);
@@ -42,6 +44,7 @@ from speechbrain_slim.routing import random_track, route
 
 __all__ = [
     "SlimBrain", "JOINT_STAGES", "ROUTED_STAGES", "STAGES", "SELECT_KEYS", "select_key", "stage_lr",
+    "step_ufs",
 ]
 
 STAGES = ("backbone", "router", "joint", "finetune")
@@ -91,6 +94,26 @@ def stage_lr(settings, epoch):
         )
     progress = min(max((epoch - start) / (end - start), 0.0), 1.0)
     return lr * (float(final) / lr) ** progress
+
+
+def step_ufs(ufs, rule="all"):
+    """The UFs one backbone training step trains: all, or the sandwich rule's three.
+
+    Example
+    -------
+    >>> step_ufs([0.125, 0.25, 0.5, 1.0])
+    [0.125, 0.25, 0.5, 1.0]
+    >>> picked = step_ufs([0.125, 0.25, 0.5, 1.0], "sandwich")
+    >>> picked[0], picked[-1], len(picked), picked[1] in (0.25, 0.5)
+    (0.125, 1.0, 3, True)
+    """
+    ufs = sorted(ufs)
+    if rule == "all" or len(ufs) <= 3:
+        return ufs
+    if rule != "sandwich":
+        raise ValueError(f"train_uf_rule must be 'all' or 'sandwich', got {rule!r}")
+    middle = ufs[1 + int(torch.randint(len(ufs) - 2, ()))]
+    return [ufs[0], middle, ufs[-1]]
 
 
 def unwrap(module):
@@ -163,7 +186,10 @@ class SlimBrain(sb.Brain):
                 with torch.no_grad():
                     predictions["per_uf"] = [backbone(noisy, uf)[0] for uf in ufs]
             return predictions
-        ufs = self.hparams.train_ufs if stage == sb.Stage.TRAIN else self._valid_ufs()
+        if stage == sb.Stage.TRAIN:
+            ufs = step_ufs(self.hparams.train_ufs, getattr(self.hparams, "train_uf_rule", "all"))
+        else:
+            ufs = self._valid_ufs()
         static = {uf: self.modules.model(noisy, uf)[0] for uf in ufs}
         predictions = {"clean": clean, "lengths": lengths, "static": static}
         passes = int(getattr(self.hparams, "mixed_track_passes", 0) or 0)
