@@ -5,7 +5,8 @@ Stages (Miccini et al., WASPAA 2025), each a ``fit`` of its own:
 * ``backbone``: SlimDemucs alone; every step trains every UF of ``train_ufs`` on the
   same batch (the task loss averaged over UFs), so one set of weights serves all UFs
   (``train_uf_rule: sandwich``: only the smallest, the largest and one random other UF per
-  step, the slimmable networks' "sandwich rule", a quarter cheaper with four UFs),
+  step, the slimmable networks' "sandwich rule", a quarter cheaper with four UFs;
+  ``inplace_distillation``: the narrower widths also imitate the widest one's output),
   plus ``mixed_track_passes`` passes along random per-frame tracks
   (:func:`~speechbrain_slim.routing.random_track`), so that widths can follow each other;
 * ``router``: the router alone on the frozen backbone (router pre-training);
@@ -253,12 +254,34 @@ class SlimBrain(sb.Brain):
             self.routing_stats["balance"].append(float(parts["balance"].detach()))
             outputs = {"routed": enhanced}
         else:
-            trained = [*predictions["static"].values(), *predictions.get("mixed", [])]
-            loss = torch.stack([task_loss(out, clean, lengths) for out in trained]).mean()
+            loss = self._backbone_loss(predictions, clean, lengths, stage)
             outputs = predictions["static"]
         if stage != sb.Stage.TRAIN:
             self._score(outputs, clean, lengths, batch.id)
         return loss
+
+    def _backbone_loss(self, predictions, clean, lengths, stage):
+        """Mean task loss over the static (and mixed-track) passes of a backbone step.
+
+        With hparams ``inplace_distillation`` = w > 0 (training only), every pass narrower
+        than the widest static one learns ``(1 - w) * loss(out, clean) + w * loss(out,
+        widest.detach())``: in-place distillation, the narrow widths imitate the full model.
+        """
+        task_loss = self.hparams.task_loss
+        static = predictions["static"]
+        widest = max(static)
+        trained = [*static.values(), *predictions.get("mixed", [])]
+        weight = float(getattr(self.hparams, "inplace_distillation", 0.0) or 0.0)
+        if stage != sb.Stage.TRAIN or weight <= 0:
+            return torch.stack([task_loss(out, clean, lengths) for out in trained]).mean()
+        teacher = static[widest].detach()
+        losses = [task_loss(static[widest], clean, lengths)]
+        for out in trained:
+            if out is static[widest]:
+                continue
+            losses.append((1 - weight) * task_loss(out, clean, lengths)
+                          + weight * task_loss(out, teacher, lengths))
+        return torch.stack(losses).mean()
 
     def _score(self, outputs, clean, lengths, ids):
         """Per-utterance PESQ-WB and SI-SDR of each output (valid/test)."""

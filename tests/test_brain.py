@@ -93,3 +93,34 @@ def test_a_frozen_router_gives_the_backbone_its_inference_tracks():
     clean, lengths = batch.clean_sig
     loss = brain.compute_objectives(predictions, batch, sb.Stage.TRAIN)
     torch.testing.assert_close(loss, task_loss(predictions["routed"][0], clean, lengths))
+
+
+def test_sandwich_rule_trains_smallest_largest_and_one_other():
+    brain, model, _, _ = small_brain("backbone", train_uf_rule="sandwich")
+    batch = PaddedBatch([{"id": "u", "noisy_sig": torch.randn(4000),
+                          "clean_sig": torch.randn(4000)}])
+    brain.on_stage_start(sb.Stage.TRAIN, 1)
+    seen = set()
+    for _ in range(12):
+        ufs = sorted(brain.compute_forward(batch, sb.Stage.TRAIN)["static"])
+        assert len(ufs) == 3 and ufs[0] == 0.125 and ufs[-1] == 1.0
+        seen.add(ufs[1])
+    assert seen == {0.25, 0.5}
+    assert sorted(brain.compute_forward(batch, sb.Stage.VALID)["static"]) == list(model.ufs)
+
+
+def test_inplace_distillation_teaches_the_narrow_widths_the_widest_output():
+    brain, _, _, task_loss = small_brain("backbone", inplace_distillation=1.0)
+    clean, lengths = torch.randn(2, 4000), torch.ones(2)
+    wide = torch.randn(2, 4000, requires_grad=True)
+    narrow = torch.randn(2, 4000, requires_grad=True)
+    predictions = {"static": {0.125: narrow, 1.0: wide}}
+    loss = brain._backbone_loss(predictions, clean, lengths, sb.Stage.TRAIN)
+    expected = (task_loss(wide, clean, lengths) + task_loss(narrow, wide.detach(), lengths)) / 2
+    assert torch.allclose(loss, expected)
+    loss.backward()  # the teacher gets gradient only from its own loss on the clean target
+    wide_alone = torch.autograd.grad(task_loss(wide, clean, lengths) / 2, wide)[0]
+    assert torch.allclose(wide.grad, wide_alone)
+    plain = brain._backbone_loss(predictions, clean, lengths, sb.Stage.VALID)
+    assert torch.allclose(plain, (task_loss(wide, clean, lengths)
+                                  + task_loss(narrow, clean, lengths)) / 2)
