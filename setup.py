@@ -27,7 +27,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["speechbrain_slim", "speechbrain_slim.*"]),
-    package_data={"speechbrain_slim.data": ["corpus/corpus.json", "corpus/*/*.flac"]},
+    package_data={"speechbrain_slim.data": ["corpus/corpus.json", "corpus/*/*.flac",
+                                            "real_demo/*.json", "real_demo/*.flac",
+                                            "real_demo/README.md"]},
     python_requires=">=3.9",
     install_requires=[
         "torch>=2.1",

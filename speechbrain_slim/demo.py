@@ -1,11 +1,11 @@
 """The README's main job on the embedded default: ``make demo``.
 
-Loads the shipped model (``hub/slim-demucs-embedded``) with :class:`EnhanceSlim`,
-enhances its example file and a few held-out test mixtures of the embedded
-corpus (voices and noises the model never saw in training) with the router
-deciding (``uf="auto"``), writes the enhanced files to ``demo_out/`` and prints,
-per file, the mean UF, the MACs spent, the real-time factor and PESQ / SI-SDR
-before and after; then the same averages for every static UF.
+Loads the shipped model (:data:`speechbrain_slim.cli.DEFAULT_SOURCE`) with
+:class:`EnhanceSlim`, enhances its example file and the five real test mixtures shipped in
+``speechbrain_slim/data/real_demo`` (real voices and real noises the model never heard in
+training, one per test SNR) with the router deciding (``uf="auto"``), writes the enhanced
+files to ``demo_out/`` and prints, per file, the mean UF, the MACs spent, the real-time
+factor and PESQ / SI-SDR before and after; then the same averages for every static UF.
 
 Authors
  * speechbrain-slim contributors 2026
@@ -21,24 +21,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from speechbrain_slim.cli import DEFAULT_SOURCE
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = ROOT / "hub" / "slim-demucs-embedded"
 DEFAULT_OUT = ROOT / "demo_out"
+DEMO_MIXTURES = Path(__file__).resolve().parent / "data" / "real_demo"
 
 
-def _test_mixtures(folder, per_snr):
-    """A few test mixtures (with clean references) of the embedded corpus."""
-    from speechbrain_slim.data.embedded import prepare_embedded
-
-    paths = prepare_embedded(folder, n_valid=1, n_test_per_snr=per_snr, progress=False)
-    with open(paths["test"], encoding="utf-8") as stream:
+def _test_mixtures(folder=DEMO_MIXTURES):
+    """The shipped real test mixtures (with clean references)."""
+    with open(folder / "test.json", encoding="utf-8") as stream:
         manifest = json.load(stream)
-    for uid, entry in sorted(manifest.items()):
+    for uid, entry in sorted(manifest.items(), key=lambda kv: kv[1]["snr_db"]):
         yield (
             uid,
             entry["noisy_wav"].replace("{data_root}", str(folder)),
             entry["clean_wav"].replace("{data_root}", str(folder)),
-            f"{entry['snr_db']:g} dB {entry['noise']}",
+            f"{entry['snr_db']:g} dB, {entry['group']} in {entry['noise']}",
         )
 
 
@@ -53,7 +52,6 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=str(DEFAULT_SOURCE), help="hub folder or repo id")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where enhanced files go")
-    parser.add_argument("--per-snr", type=int, default=1, help="test mixtures per SNR")
     args = parser.parse_args(argv)
     if os.path.sep in args.source and not os.path.isdir(args.source):
         print(f"no model folder at {args.source}", file=sys.stderr)
@@ -70,7 +68,7 @@ def main(argv=None):
     model = enhancer.model
     print(f"model: {args.source} ({type(model).__name__}, hidden={model.hidden}, UFs {model.ufs})")
 
-    files = list(_test_mixtures(out / "data", args.per_snr))
+    files = list(_test_mixtures())
     example = Path(args.source) / "example.wav"
     if example.is_file():
         files.insert(0, ("example", str(example), None, "hub example"))

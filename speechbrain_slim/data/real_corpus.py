@@ -632,6 +632,37 @@ def build_real_corpus(out_dir, seed=1234, jobs=2, n_valid=120, n_test_per_snr=40
     return names
 
 
+def export_subset(corpus_dir, out_dir, split="test", per_snr=1):
+    """Copy a few fixed mixtures (one voice each, ``per_snr`` per SNR) with a manifest.
+
+    The repository ships such a subset (``speechbrain_slim/data/real_demo``) for the demo and
+    the tests; the corpus itself is built, not committed. Returns the manifest path.
+    """
+    with open(os.path.join(corpus_dir, f"{split}.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    chosen, voices = {}, set()
+    for snr in TEST_SNRS:
+        for uid, entry in sorted(manifest.items(), key=lambda kv: stable_hash(kv[0])):
+            if entry["snr_db"] == snr and entry["group"] not in voices:
+                chosen[uid] = entry
+                voices.add(entry["group"])
+                if sum(e["snr_db"] == snr for e in chosen.values()) == per_snr:
+                    break
+    os.makedirs(out_dir, exist_ok=True)
+    subset = {}
+    for uid, entry in chosen.items():
+        row = dict(entry)
+        for key in ("noisy_wav", "clean_wav"):
+            x, rate = sf.read(entry[key].replace("{data_root}", corpus_dir), dtype="int16")
+            name = f"{uid}_{key.split('_')[0]}.flac"
+            sf.write(os.path.join(out_dir, name), x, rate, subtype="PCM_16")
+            row[key] = "{data_root}/" + name
+        subset[uid] = row
+    path = os.path.join(out_dir, f"{split}.json")
+    write_json(subset, path)
+    return path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder")
@@ -639,9 +670,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--n-valid", type=int, default=120)
     parser.add_argument("--n-test-per-snr", type=int, default=40)
+    parser.add_argument("--export-subset", metavar="DIR",
+                        help="then copy one test mixture per SNR to DIR (the demo's subset)")
     args = parser.parse_args(argv)
     build_real_corpus(args.out, seed=args.seed, jobs=args.jobs, n_valid=args.n_valid,
                       n_test_per_snr=args.n_test_per_snr)
+    if args.export_subset:
+        print(export_subset(os.path.abspath(args.out), args.export_subset))
 
 
 if __name__ == "__main__":
