@@ -143,6 +143,53 @@ def _results_table(results):
     return "\n".join(lines)
 
 
+TRAINING_DATA = {
+    "embedded": (
+        "The embedded corpus of speechbrain-slim: 19.6 minutes of English speech from 73 "
+        "synthetic voices (espeak-ng, flite and festival, with pitch/tempo variants) mixed on "
+        "the fly with 8 families of generated noise (coloured, modulated, bursty, babble, hum, "
+        "clicks, tonal, reverberant) at -5 to 20 dB SNR, 5% noise-free and 10% very easy "
+        "items, 16 kHz; tested on 13 held-out voices at -2.5 to 17.5 dB SNR."
+    ),
+    "real": (
+        "Real recordings that install as Debian packages, built into a corpus by "
+        "`python -m speechbrain_slim.data.real_corpus` (clipped, noisy-floor and band-limited "
+        "takes removed): 154 minutes of training speech from 44 voice groups (Asterisk's "
+        "US-English prompts, Czech voice acting from Fish Fillets, Tux Paint's spoken "
+        "descriptions, KTuberling's and KLettres' words and letters in many languages, "
+        "Hedgewars voice packs) and 99 minutes of training noise recordings (Ufo:AI ambience, "
+        "machines, doors, weapons and footsteps, Colobot and Fish Fillets music, Sonic Pi "
+        "samples, keyboard clicks), babble of real voices and Ufo:AI talkers, some synthetic "
+        "noise; mixed on the fly at -5 to 20 dB SNR with simulated rooms (pyroomacoustics, 30% "
+        "of items, reverberant target), microphone colouration (30%) and band-limiting (10%), "
+        "levels -30 to 0 dB; 16 kHz. Tested on 8 held-out voice groups in held-out noise "
+        "recordings at -2.5 to 17.5 dB SNR. Licences: GPL-2+/GPL-3 (games), CC-BY-SA-3.0 "
+        "(Asterisk prompts), CC0/CC-BY-SA (Sonic Pi)."
+    ),
+    "voicebank": "VoiceBank+DEMAND (Valentini-Botinhao et al., 2016), 28 training speakers.",
+}
+
+
+def training_data_text(hparams):
+    """The model card's training-data paragraph for a recipe's hparams (its ``dataset``).
+
+    Example
+    -------
+    >>> training_data_text({"dataset": "folders", "clean_folder": "/d/libri",
+    ...                     "noise_folder": "/d/musan", "rir_folder": None})[:52]
+    'Clean speech from /d/libri and noise from /d/musan, '
+    >>> training_data_text({"dataset": "real"})[:35]
+    'Real recordings that install as Deb'
+    """
+    dataset = hparams.get("dataset", "embedded")
+    if dataset == "folders":
+        rooms = f", rooms from {hparams['rir_folder']}" if hparams.get("rir_folder") else ""
+        return (f"Clean speech from {hparams.get('clean_folder')} and noise from "
+                f"{hparams.get('noise_folder')}{rooms}, mixed on the fly (speechbrain-slim "
+                "folders recipe).")
+    return TRAINING_DATA.get(dataset, f"dataset {dataset!r}")
+
+
 def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None):
     """The model card (``README.md``) of a hub folder, in SpeechBrain's style."""
     from speechbrain_slim.complexity import complexity_table, format_table
@@ -158,13 +205,7 @@ def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None):
         table = _results_table(results) if results else None
     notes = results.get("notes", "") if isinstance(results, dict) else ""
     data = results.get("training_data") if isinstance(results, dict) else None
-    data = data or (
-        "The embedded corpus of speechbrain-slim: 19.6 minutes of English speech from 73 "
-        "synthetic voices (espeak-ng, flite and festival, with pitch/tempo variants) mixed on "
-        "the fly with 8 families of generated noise (coloured, modulated, bursty, babble, hum, "
-        "clicks, tonal, reverberant) at -5 to 20 dB SNR, 5% noise-free and 10% very easy "
-        "items, 16 kHz; tested on 13 held-out voices at -2.5 to 17.5 dB SNR."
-    )
+    data = data or TRAINING_DATA["embedded"]
     results_text = table or (
         "_Results will be filled in once the trained model is exported with "
         "`--results results.json`._"
@@ -431,6 +472,8 @@ def export(experiment_dir, folder, results=None, max_key=None, min_key=None, ove
     if isinstance(results, (str, os.PathLike)):
         with open(results, encoding="utf-8") as handle:
             results = json.load(handle)
+    if isinstance(results, dict) and "training_data" not in results:
+        results = {**results, "training_data": training_data_text(hparams)}
     return write_hub_folder(model.eval(), None if router is None else router.eval(), folder,
                             results=results)
 
