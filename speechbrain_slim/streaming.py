@@ -40,12 +40,22 @@ The normalisation must be causal: ``normalize="running"`` or ``False``. DEMUCS's
 ``normalize=True`` divides by the std of the *whole* input, which a stream
 cannot know, and is refused.
 
+Bad chunks. Samples may be float, int16 or int32 (scaled to [-1, 1) as in
+:meth:`EnhanceSlim.enhance_batch`). A chunk holding NaN or Inf is, by default
+(``nonfinite="raise"``), refused with ``ValueError`` **before anything is consumed**:
+the stream's state is unchanged, so the caller can send the chunk again (cleaned) and
+the output stays aligned with the input. With ``nonfinite="zero"`` such samples are
+replaced by zeros instead (one :class:`~speechbrain_slim.inference.AudioWarning` per
+stream, the count in :attr:`StreamingEnhancer.nonfinite_samples`), so that a live
+stream never falls behind.
+
 Authors
  * speechbrain-slim contributors 2026
 """
 
 import math
 import time
+import warnings
 
 import torch
 from torch.nn import functional as F
@@ -507,6 +517,10 @@ class StreamingEnhancer:
         UF of the model, or a cap ``"max=<uf>"`` (see :mod:`speechbrain_slim.routing`).
     shift : float
         Router operating-point shift (as in :func:`speechbrain_slim.routing.route`).
+    nonfinite : str
+        ``"raise"`` (default): a chunk with NaN/Inf samples raises ``ValueError`` and is
+        not consumed (state unchanged; send it again). ``"zero"``: those samples are
+        replaced by zeros, keeping the output aligned with the input.
 
     The stream is mono at ``model.sample_rate`` (callers resample). One block of
     ``model.total_stride`` samples is one bottleneck frame; a frame's cost is
@@ -532,8 +546,11 @@ class StreamingEnhancer:
     (0.5, True)
     """
 
-    def __init__(self, model, router=None, uf=1.0, shift=0.0):
+    def __init__(self, model, router=None, uf=1.0, shift=0.0, nonfinite="raise"):
         _check_streamable(model)
+        if nonfinite not in ("raise", "zero"):
+            raise ValueError(f"nonfinite must be 'raise' or 'zero', got {nonfinite!r}")
+        self.nonfinite = nonfinite
         self.mode, self.value = parse_uf(uf, model.ufs)
         if self.mode != "fixed":
             _check_router(model, router, uf)
@@ -584,6 +601,7 @@ class StreamingEnhancer:
         self.macs = 0
         self.seconds = 0.0
         self.finished = False
+        self.nonfinite_samples = 0  # NaN/Inf samples replaced by zeros (nonfinite="zero")
 
     # ---------------------------------------------------------------- public API
     @property
@@ -639,13 +657,21 @@ class StreamingEnhancer:
         Arguments
         ---------
         chunk : torch.Tensor or array
-            ``[time]`` (or ``[1, time]``) float samples at the model's rate, any length.
+            ``[time]`` (or ``[1, time]``) float, int16 or int32 samples at the model's
+            rate, any length.
 
         Returns
         -------
         torch.Tensor
             The next enhanced samples, aligned with the input (the first call's output
             starts at input sample 0), same dimensionality as ``chunk``; possibly empty.
+
+        Raises
+        ------
+        ValueError
+            For a chunk of the wrong shape or type, or holding NaN/Inf samples (with
+            ``nonfinite="raise"``). A refused chunk is not consumed: the stream's state
+            is unchanged, so sending the chunk again (cleaned) keeps the output aligned.
         """
         samples, two_dimensional = self._check_chunk(chunk)
         start = time.perf_counter()
@@ -692,12 +718,29 @@ class StreamingEnhancer:
             raise ValueError(
                 f"expected a mono chunk of shape [time] or [1, time], got {tuple(chunk.shape)} "
                 f"(use one streamer per channel)")
-        if not chunk.is_floating_point():
-            raise ValueError(f"expected float samples, got {chunk.dtype}")
+        if chunk.dtype == torch.int16:
+            chunk = chunk.float() / 32768.0
+        elif chunk.dtype == torch.int32:
+            chunk = chunk.double().div(2.0**31)
+        elif not chunk.is_floating_point():
+            raise ValueError(f"expected float, int16 or int32 samples, got {chunk.dtype}")
         chunk = chunk.detach().to(self.device, torch.float32)
         # one cheap reduction; the exact check only when the sum is not finite
         if not math.isfinite(float(chunk.sum())) and not torch.isfinite(chunk).all():
-            raise ValueError("the chunk contains NaN or Inf samples")
+            bad = ~torch.isfinite(chunk)
+            if self.nonfinite == "raise":
+                raise ValueError(
+                    f"the chunk contains {int(bad.sum())} NaN or Inf samples; it was not "
+                    "consumed (the stream is unchanged: send it again cleaned, or use "
+                    "nonfinite='zero')")
+            if not self.nonfinite_samples:
+                from speechbrain_slim.inference import AudioWarning
+
+                warnings.warn(f"NaN or Inf samples in the stream (first at input sample "
+                              f"{self._received + int(bad.nonzero()[0, 0])}) are replaced by "
+                              "zeros", AudioWarning, stacklevel=3)
+            self.nonfinite_samples += int(bad.sum())
+            chunk = chunk.masked_fill(bad, 0.0)
         return chunk, two_dimensional
 
     def _process(self, raw, final):

@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 
 from speechbrain_slim import cli
+from speechbrain_slim.inference import AudioWarning
 from speechbrain_slim.lobes.router import Router
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
 from speechbrain_slim.routing import route
@@ -216,8 +217,10 @@ def test_clear_errors():
         streamer.feed(bad)
     with pytest.raises(ValueError, match="mono"):
         streamer.feed(torch.randn(2, 100))
-    with pytest.raises(ValueError, match="float"):
-        streamer.feed(torch.ones(100, dtype=torch.int16))
+    with pytest.raises(ValueError, match="float, int16 or int32"):
+        streamer.feed(torch.ones(100, dtype=torch.int64))
+    with pytest.raises(ValueError, match="'raise' or 'zero'"):
+        StreamingEnhancer(model, uf=0.5, nonfinite="skip")
     assert streamer.feed(torch.randn(1, 100)).dim() == 2  # [1, time] in, [1, time] out
     assert streamer.feed(np.zeros(50, dtype="float32")).shape[0] >= 0  # arrays work too
     streamer.flush()
@@ -225,6 +228,51 @@ def test_clear_errors():
         streamer.feed(torch.randn(10))
     with pytest.raises(RuntimeError, match="reset"):
         streamer.flush()
+
+
+def test_a_refused_chunk_is_not_consumed_and_can_be_resent():
+    model = make_model(**CONFIGS["h4-d2-r1-gru-running-residual"])
+    noisy = 0.1 * torch.randn(3000, generator=torch.Generator().manual_seed(3))
+    reference = stream(StreamingEnhancer(model, uf=0.5), noisy, [700])
+    streamer = StreamingEnhancer(model, uf=0.5)
+    parts = [streamer.feed(noisy[:1400])]
+    bad = noisy[1400:2100].clone()
+    bad[5] = float("inf")
+    with pytest.raises(ValueError, match="not consumed"):
+        streamer.feed(bad)
+    parts += [streamer.feed(noisy[1400:2100]), streamer.feed(noisy[2100:]), streamer.flush()]
+    resent = torch.cat(parts)
+    assert resent.shape == noisy.shape
+    assert torch.equal(resent, reference)
+
+
+def test_nonfinite_zero_replaces_bad_samples_keeping_alignment():
+    model = make_model(**CONFIGS["h4-d2-r1-gru-running"])
+    noisy = 0.1 * torch.randn(3000, generator=torch.Generator().manual_seed(4))
+    cleaned = noisy.clone()
+    cleaned[1000:1010] = 0.0
+    broken = noisy.clone()
+    broken[1000:1005], broken[1005:1010] = float("nan"), float("-inf")
+    streamer = StreamingEnhancer(model, uf=0.5, nonfinite="zero")
+    with pytest.warns(AudioWarning, match="first at input sample 1000"):
+        out = stream(streamer, broken, [300])
+    assert out.shape == noisy.shape and torch.isfinite(out).all()
+    assert torch.allclose(out, offline(model, cleaned, 0.5), atol=TOLERANCE)
+    assert streamer.nonfinite_samples == 10
+
+
+def test_int16_and_int32_chunks_are_accepted_like_enhance_batch():
+    model = make_model(**CONFIGS["h4-d2-r1-gru-running"])
+    pcm = (0.1 * torch.randn(2000, generator=torch.Generator().manual_seed(5)) * 32768).round()
+    as_float = pcm / 32768.0
+    expected = stream(StreamingEnhancer(model, uf=0.5), as_float, [500])
+    from_int16 = stream(StreamingEnhancer(model, uf=0.5), pcm.to(torch.int16), [500])
+    from_int32 = stream(StreamingEnhancer(model, uf=0.5), (pcm * 65536).to(torch.int32), [500])
+    from_numpy = StreamingEnhancer(model, uf=0.5)
+    parts = [from_numpy.feed(pcm.numpy().astype("int16")), from_numpy.flush()]
+    assert torch.allclose(from_int16, expected, atol=1e-6)
+    assert torch.allclose(from_int32, expected, atol=1e-6)
+    assert torch.allclose(torch.cat(parts), expected, atol=1e-6)
 
 
 def test_cli_stream_writes_the_input_length(tmp_path, capsys):
