@@ -1,7 +1,10 @@
 """Packaging for speechbrain-slim.
 
 Lower bounds are the oldest releases the code uses features of; the exact
-stack that CI tests is pinned in ``constraints.txt``.
+stack that CI tests is pinned in ``constraints.txt``. torch >= 2.6 makes
+``torch.load`` weights-only by default, so that checkpoints read by SpeechBrain's own
+code (its Checkpointer when training resumes) cannot run pickled code either;
+speechbrain-slim's loaders pass ``weights_only=True`` themselves.
 
 The reference ``denoiser`` package (used only by the equivalence tests and the
 benchmarks) pins ``torch==1.5``-era dependencies, so ``make`` installs it with
@@ -32,8 +35,8 @@ setup(
                                             "real_demo/README.md"]},
     python_requires=">=3.9",
     install_requires=[
-        "torch>=2.1",
-        "torchaudio>=2.1",
+        "torch>=2.6",
+        "torchaudio>=2.6",
         "speechbrain>=1.0",
         "hyperpyyaml>=1.2",
         "numpy>=1.21",

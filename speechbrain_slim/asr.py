@@ -8,6 +8,14 @@
   wraps the ``enhance_model`` ModuleDict (``model`` + ``router``) that a ``Pretrainer``
   loads from a hub folder (see ``recipes/ASR_enhance``).
 
+Trust. ``EnhancedASR.from_hparams`` and ``EnhanceFrontend.from_hparams`` load the
+enhancement model folder as :meth:`EnhanceSlim.from_hparams
+<speechbrain_slim.inference.EnhanceSlim.from_hparams>` does: its ``hyperparams.yaml`` may
+only name speechbrain-slim's model classes unless ``trust_remote_code=True``, and the
+checkpoint is read weights-only. The ASR interface itself is loaded by SpeechBrain, whose
+``from_hparams`` runs whatever its ``hyperparams.yaml`` names: load ASR models only from
+sources you trust.
+
 Authors
  * speechbrain-slim contributors 2026
 """
@@ -62,6 +70,36 @@ class EnhancedASR:
         parse_uf(uf, enhancer.model.ufs)
         self.enhancer, self.asr, self.uf, self.shift = enhancer, asr, uf, shift
         self.sample_rate = int(getattr(asr, "sample_rate", 0) or asr_sample_rate(asr))
+
+    @classmethod
+    def from_hparams(cls, enhance_source, asr, uf="auto", shift=0.0, trust_remote_code=False,
+                     **kwargs):
+        """Loads the enhancer from ``enhance_source`` and chains it with ``asr``.
+
+        Arguments
+        ---------
+        enhance_source : str
+            Enhancement model folder or Hub repo id (``EnhanceSlim.from_hparams``).
+        asr : speechbrain.inference.interfaces.Pretrained
+            The loaded ASR interface.
+        uf : str or float
+            UF spec for the enhancer.
+        shift : float
+            Router operating-point shift.
+        trust_remote_code : bool
+            Load an enhancement folder whose ``hyperparams.yaml`` names other code.
+        **kwargs
+            Passed to ``EnhanceSlim.from_hparams`` (``savedir``, ``run_opts`` ...).
+
+        Returns
+        -------
+        EnhancedASR
+        """
+        from speechbrain_slim.inference import EnhanceSlim
+
+        enhancer = EnhanceSlim.from_hparams(source=enhance_source,
+                                            trust_remote_code=trust_remote_code, **kwargs)
+        return cls(enhancer, asr, uf=uf, shift=shift)
 
     def enhance(self, wavs, wav_lens=None, sample_rate=None):
         """Enhanced ``wavs`` resampled to the ASR's rate (``[batch, time']``)."""
@@ -123,6 +161,39 @@ class EnhanceFrontend(torch.nn.Module):
         self.sample_rate = sample_rate
         parse_uf(uf, enhance_model["model"].ufs)
         self.train(False)
+
+    @classmethod
+    def from_hparams(cls, source, uf="auto", sample_rate=None, savedir=None,
+                     trust_remote_code=False):
+        """The front-end of a model folder, loaded as ``EnhanceSlim.from_hparams`` loads it.
+
+        The architecture comes from the folder's ``hyperparams.yaml`` (checked: only
+        speechbrain-slim's model classes unless ``trust_remote_code=True``), the weights
+        from its checkpoint (weights-only), so nothing has to be repeated in the ASR yaml.
+
+        Arguments
+        ---------
+        source : str
+            Model folder or Hub repo id.
+        uf : str or float
+            UF spec.
+        sample_rate : int, optional
+            Rate of the waveforms given to :meth:`forward` (default: the model's).
+        savedir : str, optional
+            Where to collect the folder's files.
+        trust_remote_code : bool
+            Load a ``hyperparams.yaml`` that names other code (it then runs).
+
+        Returns
+        -------
+        EnhanceFrontend
+        """
+        from speechbrain_slim.inference import EnhanceSlim
+
+        enhancer = EnhanceSlim.from_hparams(source=source, savedir=savedir,
+                                            run_opts={"device": "cpu"},
+                                            trust_remote_code=trust_remote_code)
+        return cls(enhancer.mods.enhance_model, uf=uf, sample_rate=sample_rate)
 
     def train(self, mode=True):
         """Stays in eval mode and frozen whatever ``mode`` asks (a frozen front-end)."""

@@ -3,7 +3,8 @@
 ::
 
     speechbrain-slim enhance IN [IN ...] -o OUT_DIR [--uf auto|0.25|max=0.5]
-                     [--source hub/... | ORG/NAME] [--device cpu|cuda]
+                     [--source hub/... | ORG/NAME] [--device cpu|cuda] [--threads N]
+                     [--in-place] [--strict] [--trust-remote-code]
     speechbrain-slim info [--source ...]
     speechbrain-slim stream IN|mic -o OUT [--uf ...] [--source ...] [--chunk-ms 16]
 
@@ -19,14 +20,27 @@ UF; ``IN = mic`` records ``--seconds`` from the microphone instead (needs the
 optional ``sounddevice`` package). ``--source`` defaults to :data:`DEFAULT_SOURCE`,
 the model folder shipped with the repository.
 
+Safe by default. A model folder is data: a ``hyperparams.yaml`` that names other code
+than speechbrain-slim's model classes is refused unless ``--trust-remote-code`` is
+given (:mod:`speechbrain_slim.trust`). ``enhance`` never writes over an input: an
+output path that is an input file (the same path, a symlink or hard link to it) is
+refused before any work unless ``--in-place`` is given (the enhanced audio then
+replaces the input, written to a temporary file first). A silent input gives silence
+of the same length, a truncated or damaged one is enhanced as far as it can be read;
+both print a ``WARNING`` line and count as done (``--strict`` refuses damaged files
+instead). ``--threads N`` sets torch's threads (default: torch's choice; on a shared
+machine ``--threads 1`` avoids waiting for busy cores).
+
 Authors
  * speechbrain-slim contributors 2026
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+import warnings
 
 __all__ = ["DEFAULT_SOURCE", "AUDIO_EXTENSIONS", "main", "find_audio", "load_enhancer", "stream"]
 
@@ -59,7 +73,7 @@ def find_audio(inputs):
     return found
 
 
-def load_enhancer(source=None, device="cpu", savedir=None):
+def load_enhancer(source=None, device="cpu", savedir=None, trust_remote_code=False):
     """Loads EnhanceSlim from a local hub folder or a Hub repo id, with clear errors."""
     from speechbrain_slim.inference import EnhanceSlim
 
@@ -70,8 +84,57 @@ def load_enhancer(source=None, device="cpu", savedir=None):
         raise FileNotFoundError(f"model folder {source} does not exist{hint}")
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "hyperparams.yaml")):
         raise FileNotFoundError(f"{source} has no hyperparams.yaml: not a model folder")
-    return EnhanceSlim.from_hparams(source=source, savedir=savedir,
-                                    run_opts={"device": device})
+    return EnhanceSlim.from_hparams(source=source, savedir=savedir, run_opts={"device": device},
+                                    trust_remote_code=trust_remote_code)
+
+
+def overwritten_inputs(pairs):
+    """The ``(input, output)`` pairs whose output would overwrite an input file.
+
+    An output is refused when it is any input file: the same path, a symlink or hard
+    link to one (a folder enhanced into itself, or ``-o`` inside an input folder on a
+    rerun).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "a.wav")
+    >>> open(path, "w").close()
+    >>> overwritten_inputs([(path, path)]) == [(path, path)]
+    True
+    >>> overwritten_inputs([(path, os.path.join(folder, "out", "a.wav"))])
+    []
+    """
+    def identity(path):
+        stat = os.stat(path)
+        return stat.st_dev, stat.st_ino
+
+    inputs = {}
+    for path, _ in pairs:
+        inputs[os.path.realpath(path)] = path
+        with contextlib.suppress(OSError):
+            inputs[identity(path)] = path
+    clashes = []
+    for path, target in pairs:
+        hit = os.path.realpath(target) in inputs
+        if not hit and os.path.exists(target):
+            with contextlib.suppress(OSError):
+                hit = identity(target) in inputs
+        if hit:
+            clashes.append((path, target))
+    return clashes
+
+
+def refuse_overwrite(pairs, in_place):
+    """Raises ``FileExistsError`` when an output would overwrite an input (unless in place)."""
+    clashes = overwritten_inputs(pairs)
+    if clashes and not in_place:
+        shown = "; ".join(f"{target} (input {path})" for path, target in clashes[:3])
+        more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+        raise FileExistsError(
+            f"refusing to overwrite input files: {shown}{more}. Choose another output "
+            "folder, or pass --in-place to replace the inputs with the enhanced audio")
 
 
 def enhance(args):
@@ -82,22 +145,39 @@ def enhance(args):
     files = find_audio(args.inputs)
     if not files:
         raise FileNotFoundError(f"no audio files in {args.inputs}")
-    enhancer = load_enhancer(args.source, args.device)
+    targets = [(path, os.path.join(args.output, name)) for path, name in files]
+    refuse_overwrite(targets, args.in_place)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    enhancer = load_enhancer(args.source, args.device, trust_remote_code=args.trust_remote_code)
+    from speechbrain_slim.inference import AudioWarning
     from speechbrain_slim.routing import parse_uf
 
     parse_uf(args.uf, enhancer.model.ufs)
-    failures = 0
-    for path, name in tqdm(files, desc="enhancing", unit="file", disable=args.quiet):
-        target = os.path.join(args.output, name)
+    failures = warned = 0
+    for path, target in tqdm(targets, desc="enhancing", unit="file", disable=args.quiet):
+        caught = []
         try:
             duration = sf.info(path).duration if os.path.isfile(path) else 0.0
             start = time.perf_counter()
-            enhancer.enhance_file(path, target, uf=args.uf)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", AudioWarning)
+                enhancer.enhance_file(path, target, uf=args.uf, strict=args.strict)
             elapsed = time.perf_counter() - start
         except (ValueError, RuntimeError, OSError) as error:
             failures += 1
             tqdm.write(f"FAILED {path}: {error}")
             continue
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, AudioWarning):
+                    tqdm.write(f"WARNING {warning.message}")
+                else:
+                    warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                           warning.lineno)
+        warned += any(issubclass(w.category, AudioWarning) for w in caught)
         routing = enhancer.last_routing
         mean_uf = float(routing["mean_uf"].mean())
         macs = float(routing["macs"].sum())
@@ -106,7 +186,8 @@ def enhance(args):
             f"{macs / 1e9:.3f} GMAC ({macs / max(duration, 1e-9) / 1e9:.3f} GMAC/s), "
             f"RTF {elapsed / max(duration, 1e-9):.3f}"
         )
-    print(f"enhanced {len(files) - failures} of {len(files)} files into {args.output}")
+    note = f" ({warned} with warnings)" if warned else ""
+    print(f"enhanced {len(files) - failures} of {len(files)} files into {args.output}{note}")
     return 1 if failures else 0
 
 
@@ -114,7 +195,7 @@ def info(args):
     """Runs ``speechbrain-slim info``; returns the exit status."""
     from speechbrain_slim.complexity import complexity_table, format_table
 
-    enhancer = load_enhancer(args.source, args.device)
+    enhancer = load_enhancer(args.source, args.device, trust_remote_code=args.trust_remote_code)
     model, router = enhancer.model, enhancer.router
     print(f"model: {args.source or DEFAULT_SOURCE}")
     print(f"sample rate {model.sample_rate} Hz, UFs {list(model.ufs)}, "
@@ -139,11 +220,13 @@ def stream(args):
     from speechbrain_slim.inference import StreamResampler
 
     torch.set_num_threads(args.threads)
-    enhancer = load_enhancer(args.source, args.device)
+    if args.input != "mic":
+        if not os.path.isfile(args.input):
+            raise FileNotFoundError(f"{args.input}: no such file")
+        refuse_overwrite([(args.input, args.output)], in_place=False)
+    enhancer = load_enhancer(args.source, args.device, trust_remote_code=args.trust_remote_code)
     if args.input == "mic":
         return _stream_microphone(enhancer, args)
-    if not os.path.isfile(args.input):
-        raise FileNotFoundError(f"{args.input}: no such file")
     meta = sf.info(args.input)
     rate, channels = int(meta.samplerate), meta.channels
     streamers = [enhancer.streamer(args.uf) for _ in range(channels)]
@@ -254,7 +337,19 @@ def parser():
         sub.add_argument("--source", default=None,
                          help=f"model folder or Hub repo id (default: {DEFAULT_SOURCE})")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+        sub.add_argument("--trust-remote-code", action="store_true",
+                         help="load a model folder whose hyperparams.yaml names other code "
+                              "than speechbrain-slim's model classes (it then runs)")
     enhance_parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    enhance_parser.add_argument("--threads", type=int, default=None,
+                                help="torch threads (default: torch's choice; 1 or 2 on a "
+                                     "shared machine)")
+    enhance_parser.add_argument("--in-place", action="store_true",
+                                help="allow outputs that overwrite input files (the enhanced "
+                                     "audio replaces them)")
+    enhance_parser.add_argument("--strict", action="store_true",
+                                help="refuse truncated or damaged files instead of enhancing "
+                                     "what they hold")
     return main_parser
 
 
@@ -263,7 +358,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return {"enhance": enhance, "info": info, "stream": stream}[args.command](args)
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:
         print(f"speechbrain-slim: error: {error}", file=sys.stderr)
         return 2
 

@@ -589,6 +589,8 @@ def main(argv=None):
     parser.add_argument("--uf", type=float, required=True, help="utilization factor to export")
     parser.add_argument("--out", required=True, help="TorchScript output file (.pt)")
     parser.add_argument("--savedir", default=None, help="where from_hparams puts the files")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="load a model folder whose hyperparams.yaml names other code")
     parser.add_argument("--onnx", default=None, help="also write an ONNX file here")
     parser.add_argument("--onnx-length", type=int, default=16_000,
                         help="fixed input length (samples) of the ONNX graph")
@@ -601,7 +603,8 @@ def main(argv=None):
     # torch 2.14 marks torch.jit as deprecated; the files it writes load and run as usual.
     warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
     savedir = args.savedir or tempfile.mkdtemp(prefix="speechbrain_slim_export_")
-    enhancer = EnhanceSlim.from_hparams(source=args.source, savedir=savedir)
+    enhancer = EnhanceSlim.from_hparams(source=args.source, savedir=savedir,
+                                        trust_remote_code=args.trust_remote_code)
     model = enhancer.model.cpu().eval()
     save_torchscript(model, args.uf, args.out)
     print(f"wrote {args.out} (TorchScript, UF {args.uf}, any input length)")

@@ -302,6 +302,15 @@ From the command line: `speechbrain-slim enhance noisy/ -o enhanced/ --source {r
 - The Hub does not guarantee the model's behaviour in safety-critical uses (hearing aids,
   emergency calls) without evaluation there.
 
+## What loading this model trusts
+
+`hyperparams.yaml` only builds speechbrain-slim's `SlimDemucs` and `Router`, a
+`torch.nn.ModuleDict` and SpeechBrain's `Pretrainer`, so `EnhanceSlim.from_hparams` loads it
+without `trust_remote_code=True`; a folder whose yaml names any other code (`!apply:`, other
+modules) is refused unless you pass it. `enhance_model.ckpt` holds tensors only and is read
+with `torch.load(..., weights_only=True)`: loading the model runs no code from this
+repository, only speechbrain-slim's (and SpeechBrain's and torch's).
+
 ## Citing
 
 ```bibtex
@@ -483,11 +492,13 @@ def python_blocks(card_text):
     return re.findall(r"```python\n(.*?)```", card_text, flags=re.S)
 
 
-def validate(folder, repo_id=REPO_ID_PLACEHOLDER, run_snippets=True):
+def validate(folder, repo_id=REPO_ID_PLACEHOLDER, run_snippets=True, trust_remote_code=False):
     """Checks a hub folder: required files, loads with EnhanceSlim (strict keys), runs the card.
 
     The card's python blocks run in a temporary working folder with ``repo_id`` replaced by
     the local folder, so they run exactly as written once the folder is published there.
+    ``hyperparams.yaml`` must pass :func:`speechbrain_slim.trust.check_hyperparams` (what
+    users will load without ``trust_remote_code``) unless ``trust_remote_code=True``.
 
     Returns
     -------
@@ -502,7 +513,8 @@ def validate(folder, repo_id=REPO_ID_PLACEHOLDER, run_snippets=True):
         raise FileNotFoundError(f"{folder}: missing {missing}")
     with tempfile.TemporaryDirectory() as workdir:
         enhancer = EnhanceSlim.from_hparams(
-            source=folder, savedir=os.path.join(workdir, "model"), run_opts={"device": "cpu"})
+            source=folder, savedir=os.path.join(workdir, "model"), run_opts={"device": "cpu"},
+            trust_remote_code=trust_remote_code)
         enhancer.enhance_file(os.path.join(folder, "example.wav"), uf=enhancer.model.ufs[0])
         if run_snippets:
             with open(os.path.join(folder, "README.md"), encoding="utf-8") as handle:
@@ -535,16 +547,18 @@ def _working_dir(path):
         os.chdir(previous)
 
 
-def publish(folder, repo_id, dry_run=False, private=False, token=None, card_repo_id=None):
+def publish(folder, repo_id, dry_run=False, private=False, token=None, card_repo_id=None,
+            trust_remote_code=False):
     """Validates ``folder`` and uploads it to the Hub as ``repo_id`` (or lists it with dry_run).
 
     The card's snippets name ``card_repo_id`` (default: the placeholder written by export);
-    it is replaced by ``repo_id`` in the uploaded README.md.
+    it is replaced by ``repo_id`` in the uploaded README.md. ``trust_remote_code`` is passed
+    to :func:`validate` (a folder that needs it also needs it from every user).
     """
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
         raise ValueError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
     card_repo_id = card_repo_id or REPO_ID_PLACEHOLDER
-    files = validate(folder, repo_id=card_repo_id)
+    files = validate(folder, repo_id=card_repo_id, trust_remote_code=trust_remote_code)
     sizes = {name: os.path.getsize(os.path.join(folder, name)) for name in files}
     print(f"{'would upload' if dry_run else 'uploading'} {folder} -> {repo_id}:")
     for name in files:
@@ -596,13 +610,21 @@ def main(argv=None):
     publish_parser.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
     publish_parser.add_argument("--dry-run", action="store_true", help="list, do not upload")
     publish_parser.add_argument("--private", action="store_true")
+    publish_parser.add_argument("--trust-remote-code", action="store_true",
+                                help="validate a hyperparams.yaml that names other code than "
+                                     "speechbrain-slim's model classes")
     args = parser.parse_args(argv)
-    if args.command == "export":
-        folder = export(args.experiment_dir, args.folder, args.results, args.max_key, args.min_key,
-                        stage=args.stage)
-        print(f"wrote {folder}: {', '.join(sorted(os.listdir(folder)))}")
-    else:
-        publish(args.folder, args.repo_id, dry_run=args.dry_run, private=args.private)
+    try:
+        if args.command == "export":
+            folder = export(args.experiment_dir, args.folder, args.results, args.max_key,
+                            args.min_key, stage=args.stage)
+            print(f"wrote {folder}: {', '.join(sorted(os.listdir(folder)))}")
+        else:
+            publish(args.folder, args.repo_id, dry_run=args.dry_run, private=args.private,
+                    trust_remote_code=args.trust_remote_code)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"python -m speechbrain_slim.hub: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

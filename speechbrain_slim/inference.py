@@ -38,10 +38,14 @@ Authors
 """
 
 import contextlib
+import dataclasses
 import math
 import os
+import re
 import tempfile
+import warnings
 
+import numpy as np
 import soundfile as sf
 import torch
 import torchaudio
@@ -50,9 +54,14 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain_slim.lobes.slim_demucs import running_mean
 from speechbrain_slim.routing import parse_uf, route
 
-__all__ = ["EnhanceSlim", "StreamResampler", "ChunkedRunner"]
+__all__ = ["EnhanceSlim", "StreamResampler", "ChunkedRunner", "AudioWarning", "check_source"]
 
 READ_BLOCK_SECONDS = 20.0
+HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+class AudioWarning(UserWarning):
+    """An input was enhanced, but not as it came: silent, truncated or damaged audio."""
 
 
 class StreamResampler:
@@ -302,6 +311,88 @@ class EnhanceSlim(Pretrained):
         self.crossfade_seconds = crossfade_seconds
         self.last_routing = None
 
+    @classmethod
+    def from_hparams(cls, source, hparams_file="hyperparams.yaml", overrides=None,
+                     overrides_must_match=True, savedir=None, download_only=False,
+                     local_strategy=None, fetch_config=None, trust_remote_code=False,
+                     **kwargs):
+        """Loads a model folder (local path or Hub repo id ``ORG/NAME``) as data.
+
+        As SpeechBrain's ``Pretrained.from_hparams``, with three differences:
+
+        * ``hyperparams.yaml`` is checked before it is loaded
+          (:func:`speechbrain_slim.trust.check_hyperparams`): only the constructors a
+          speechbrain-slim folder needs may be named, else
+          :class:`~speechbrain_slim.trust.UntrustedModelError` names the tag and line,
+          unless ``trust_remote_code=True``;
+        * the checkpoints are read weights-only, whatever the torch version;
+        * a source that looks local (absolute, ``./``, ``../``, ``~``, a path whose
+          parent folder exists, anything that is not ``ORG/NAME``) and does not exist
+          fails at once with "model folder ... does not exist"; with ``HF_HUB_OFFLINE=1``
+          a Hub repo id is looked up in the local cache only.
+
+        Arguments
+        ---------
+        source : str, os.PathLike or speechbrain.utils.fetching.FetchSource
+            A model folder or a Hub repo id.
+        hparams_file : str
+            The hyperparameter file of the folder.
+        overrides : dict or str, optional
+            HyperPyYAML overrides (the caller's own, not checked).
+        overrides_must_match : bool
+            Whether an override must match a key of the file.
+        savedir : str, optional
+            Where to collect the files (default: used in place, or from the HF cache).
+        download_only : bool
+            Only fetch the files (returns None).
+        local_strategy : speechbrain.utils.fetching.LocalStrategy, optional
+            How files are placed in ``savedir`` (default: symlinks).
+        fetch_config : speechbrain.utils.fetching.FetchConfig, optional
+            Fetching options.
+        trust_remote_code : bool
+            Load a ``hyperparams.yaml`` that names other code (it then runs).
+        **kwargs
+            Passed to the constructor (``run_opts``, ``chunk_seconds`` ...).
+
+        Returns
+        -------
+        EnhanceSlim or None
+        """
+        from hyperpyyaml import load_hyperpyyaml
+        from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
+
+        from speechbrain_slim.trust import check_hyperparams, use_weights_only
+
+        source = check_source(source, hparams_file)
+        fetch_config = hub_fetch_config(fetch_config or FetchConfig())
+        local_strategy = local_strategy or LocalStrategy.SYMLINK
+        try:
+            hparams_path = fetch(filename=hparams_file, source=source, savedir=savedir,
+                                 local_strategy=local_strategy, fetch_config=fetch_config)
+        except Exception as error:
+            raise FileNotFoundError(_hub_failure(source, hparams_file, error)) from None
+        shown = (os.path.join(source, hparams_file) if isinstance(source, str)
+                 else str(hparams_path))
+        check_hyperparams(hparams_path, trust_remote_code=trust_remote_code, name=shown)
+        with open(hparams_path, encoding="utf-8") as stream:
+            hparams = load_hyperpyyaml(stream, overrides or {}, overrides_must_match)
+        if "pretrainer" not in hparams or "modules" not in hparams:
+            raise RuntimeError(f"{hparams_path} defines no 'pretrainer' or no 'modules': not a "
+                               "model folder")
+        hparams["savedir"] = savedir
+        pretrainer = hparams["pretrainer"]
+        pretrainer.set_collect_in(savedir)
+        try:
+            pretrainer.collect_files(default_source=source, local_strategy=local_strategy,
+                                     fetch_config=fetch_config)
+        except Exception as error:
+            raise FileNotFoundError(_hub_failure(source, "its checkpoints", error)) from None
+        if download_only:
+            return None
+        use_weights_only(pretrainer)
+        pretrainer.load_collected()
+        return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
+
     def _check_checkpoint(self):
         """Strict key check of the loaded ``enhance_model.ckpt`` (parameter transfer is lax)."""
         pretrainer = getattr(getattr(self, "hparams", None), "pretrainer", None)
@@ -318,7 +409,7 @@ class EnhanceSlim(Pretrained):
                 f"unexpected keys {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}"
             )
 
-    def streamer(self, uf="auto", shift=0.0):
+    def streamer(self, uf="auto", shift=0.0, nonfinite="raise"):
         """A stateful frame-by-frame enhancer of this model for live audio.
 
         See :class:`speechbrain_slim.streaming.StreamingEnhancer`: ``feed(chunk)``
@@ -336,6 +427,9 @@ class EnhanceSlim(Pretrained):
             ``"auto"`` (router), a UF of the model, or a cap ``"max=<uf>"``.
         shift : float
             Router operating-point shift (positive: larger UFs).
+        nonfinite : str
+            ``"raise"`` (a chunk with NaN/Inf is refused and not consumed) or ``"zero"``
+            (such samples become zeros, the output stays aligned).
 
         Returns
         -------
@@ -345,7 +439,7 @@ class EnhanceSlim(Pretrained):
 
         mode, _ = parse_uf(uf, self.model.ufs)
         router = self.router if mode != "fixed" else None
-        return StreamingEnhancer(self.model, router, uf=uf, shift=shift)
+        return StreamingEnhancer(self.model, router, uf=uf, shift=shift, nonfinite=nonfinite)
 
     def _runner(self, batch_std=None, uf="auto", shift=0.0):
         rate = self.sample_rate
@@ -383,7 +477,8 @@ class EnhanceSlim(Pretrained):
         Returns
         -------
         torch.Tensor
-            Enhanced waveforms, same shape as ``wavs`` (float). The routing of this
+            Enhanced waveforms, same shape as ``wavs`` (float); an all-zero item (or
+            channel) gives zeros, with an :class:`AudioWarning`. The routing of this
             call is in :attr:`last_routing` (``track``: per-waveform UF tracks, one per
             channel for multi-channel input, ``mean_uf``, ``macs``, ``macs_per_sample``).
         """
@@ -427,6 +522,13 @@ class EnhanceSlim(Pretrained):
                 length = min(n, enhanced.shape[-1])
                 out[items, :length] = enhanced[:, :length]
                 routings.append(routing)
+        silent = [i for i in range(x.shape[0]) if not bool(x[i, : absolute[i]].any())]
+        if silent:  # silence in, silence out
+            out[silent] = 0.0
+            names = [f"{i // channels}" + (f" (channel {i % channels})" if channels > 1 else "")
+                     for i in silent]
+            warnings.warn(f"batch item(s) {', '.join(names)}: silent (every sample is zero); "
+                          "their output is silence", AudioWarning, stacklevel=2)
         self.last_routing = _merge_routings(routings)
         return out.reshape(shape)
 
@@ -435,8 +537,16 @@ class EnhanceSlim(Pretrained):
         return self.enhance_batch(wavs, lengths, uf=uf, shift=shift, sample_rate=sample_rate)
 
     def enhance_file(self, path, output_filename=None, uf="auto", shift=0.0,
-                     output_sample_rate=None):
+                     output_sample_rate=None, strict=False):
         """Enhances an audio file block by block (bounded memory for any duration).
+
+        Odd files are handled as follows (each with an :class:`AudioWarning` naming the
+        file): a silent file (every sample zero) gives silence of the same length; a
+        truncated or damaged file (less data than its header announces: a WAV/AIFF cut
+        short, a FLAC that stops decoding) is enhanced as far as it can be read, and
+        the warning says how much is missing. With ``strict=True`` such a file raises
+        ``ValueError`` instead (a WAV/AIFF before any work, a FLAC when the damage is
+        reached; nothing is written either way).
 
         Arguments
         ---------
@@ -452,6 +562,8 @@ class EnhanceSlim(Pretrained):
             Router operating-point shift.
         output_sample_rate : int, optional
             Sample rate of the result (default: the input's).
+        strict : bool
+            Refuse truncated or damaged files instead of enhancing what they hold.
 
         Returns
         -------
@@ -471,41 +583,54 @@ class EnhanceSlim(Pretrained):
             raise ValueError(f"{path}: empty audio file (no samples)")
         in_rate = int(meta.samplerate)
         out_rate = int(output_sample_rate or in_rate)
-        expected = meta.frames if out_rate == in_rate else math.ceil(
-            meta.frames * out_rate / in_rate)
-        block = max(1, int(READ_BLOCK_SECONDS * in_rate))
 
+        def output_length(frames):
+            return frames if out_rate == in_rate else math.ceil(frames * out_rate / in_rate)
+
+        block = max(1, int(READ_BLOCK_SECONDS * in_rate))
+        reader = _BlockReader(path, block, strict=strict)
         std = None
         if self.model.normalize_mode == "global":
-            std = self._file_std(path, block, in_rate)
+            std = self._file_std(_BlockReader(path, block, strict=strict), in_rate)
         runner = self._runner(std, uf, shift)
         to_model = StreamResampler(in_rate, self.sample_rate)
         to_output = StreamResampler(self.sample_rate, out_rate)
-        sink = _Sink(output_filename, out_rate, meta.channels, meta.subtype, expected)
+        sink = _Sink(output_filename, out_rate, meta.channels, meta.subtype,
+                     output_length(meta.frames))
         peak = 0.0
         try:
             with torch.no_grad():
-                for chunk, final in _read_blocks(path, block):
+                for chunk, final in reader:
                     peak = max(peak, float(chunk.abs().max()) if chunk.numel() else 0.0)
                     x = to_model.push(chunk.to(self.device), final)
+                    if final:  # a damaged file ends early: the output ends with it
+                        sink.expected = output_length(reader.frames_read)
                     for enhanced in runner.push(x, final):
                         sink.write(to_output.push(enhanced, False))
                     if final:
                         sink.write(to_output.push(x.new_zeros(x.shape[0], 0), True))
-            if peak == 0.0:
-                raise ValueError(f"{path}: silent audio file (every sample is zero)")
+            if peak == 0.0:  # silence in, silence out (not the network's idea of it)
+                sink.abort()
+                sink = _Sink(output_filename, out_rate, meta.channels, meta.subtype,
+                             output_length(reader.frames_read))
+                warnings.warn(f"{path}: silent audio file (every sample is zero); the output "
+                              "is silence of the same length", AudioWarning, stacklevel=2)
             result = sink.close()
         except BaseException:
             sink.abort()
             raise
+        if reader.missing_message:
+            warnings.warn(f"{reader.missing_message}; enhanced the "
+                          f"{reader.frames_read / in_rate:.2f} s that could be read",
+                          AudioWarning, stacklevel=2)
         self.last_routing = runner.routing()
         return result
 
-    def _file_std(self, path, block, in_rate):
+    def _file_std(self, reader, in_rate):
         """Per-channel std of the file at the model rate (pre-pass for normalize=True)."""
         stream = StreamResampler(in_rate, self.sample_rate)
         total, sums, squares = 0, None, None
-        for chunk, final in _read_blocks(path, block):
+        for chunk, final in reader:
             x = stream.push(chunk, final).double()
             sums = x.sum(-1) if sums is None else sums + x.sum(-1)
             squares = x.pow(2).sum(-1) if squares is None else squares + x.pow(2).sum(-1)
@@ -519,7 +644,7 @@ class _Sink:
 
     def __init__(self, filename, rate, channels, subtype, expected):
         self.filename, self.expected, self.written = filename, expected, 0
-        self.blocks, self.file, self.tmp = [], None, None
+        self.blocks, self.file, self.tmp, self.channels = [], None, None, channels
         if filename is None:
             return
         filename = str(filename)
@@ -549,10 +674,10 @@ class _Sink:
             self.file.write(block.T.numpy())
 
     def close(self):
-        if self.written < self.expected:  # resampling rounding: pad the last samples
+        if self.written < self.expected:  # pad the last samples
             missing = self.expected - self.written
-            channels = self.blocks[0].shape[0] if self.blocks else self.file.channels
-            self.write(torch.zeros(channels, missing))
+            for start in range(0, missing, 1 << 20):  # silence, or resampling rounding
+                self.write(torch.zeros(self.channels, min(1 << 20, missing - start)))
         if self.file is None:
             return torch.cat(self.blocks, dim=-1)
         self.file.close()
@@ -569,37 +694,217 @@ class _Sink:
                 os.remove(self.tmp)
 
 
-def _read_blocks(path, block):
-    """Yields ``([channels, n] float32 block, is_last)`` from an audio file."""
-    try:
-        handle = sf.SoundFile(path)
-    except Exception as error:
-        raise RuntimeError(f"{path}: unreadable or unsupported audio file ({error})") from None
-    with handle:
-        remaining = handle.frames
-        while True:
-            data = handle.read(min(block, remaining), dtype="float32", always_2d=True)
-            remaining -= data.shape[0]
-            chunk = torch.from_numpy(data.T.copy())
-            if not torch.isfinite(chunk).all():
-                raise ValueError(f"{path}: the file contains NaN or Inf samples")
-            final = remaining <= 0 or data.shape[0] == 0
-            yield chunk, final
-            if final:
-                return
+_BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                     "FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1}
+_NO_LENGTH = (0, 0xFFFFFFFF, 0x7FFFFFFF)  # streamed WAVs: "length unknown", not truncated
+SALVAGE_FRAMES = 256
+
+
+def header_shortfall(info):
+    """Frames a WAV/AIFF header announces beyond the data the file holds (0 if none).
+
+    libsndfile reads such a file to its real end and reports the mismatch in its log
+    (``data : 32000 (should be 15978)``); this reads that log.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "cut.wav")
+    >>> sf.write(path, torch.zeros(1000).numpy(), 16000, subtype="PCM_16")
+    >>> with open(path, "rb") as stream:
+    ...     data = stream.read()
+    >>> with open(path, "wb") as stream:
+    ...     _ = stream.write(data[:-500])
+    >>> header_shortfall(sf.info(path))
+    250
+    """
+    log = getattr(info, "extra_info", "") or ""
+    found = re.search(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", log, flags=re.M)
+    if not found:
+        return 0
+    claimed, actual = int(found.group(1)), int(found.group(2))
+    if claimed in _NO_LENGTH or claimed <= actual:
+        return 0
+    align = re.search(r"Block Align\s*:\s*(\d+)", log)
+    frame_bytes = int(align.group(1)) if align else (
+        _BYTES_PER_SAMPLE.get(info.subtype, 2) * info.channels)
+    return (claimed - actual) // max(frame_bytes, 1)
+
+
+class _BlockReader:
+    """Yields ``([channels, n] float32 block, is_last)`` from an audio file.
+
+    Notes data missing against the header: :attr:`missing_message` (None when the
+    file is whole) after the last block. A decoding error part way (a truncated FLAC)
+    ends the file where decoding stopped (the last block is re-read in small pieces).
+    With ``strict`` both raise ``ValueError`` instead.
+    """
+
+    def __init__(self, path, block, strict=False):
+        self.path, self.block, self.strict = path, block, strict
+        self.frames_read, self.missing_message = 0, None
+
+    def _missing(self, announced, held, rate, how):
+        self.missing_message = (
+            f"{self.path}: {how}: the header announces {announced} frames "
+            f"({announced / rate:.2f} s), the data holds {held} "
+            f"({(announced - held) / rate:.2f} s missing)")
+        if self.strict:
+            raise ValueError(self.missing_message + " (refused: --strict / strict=True)")
+
+    def _salvage(self, start, count):
+        """Re-reads frames ``start .. start + count`` in small pieces until decoding fails."""
+        pieces = []
+        try:
+            with sf.SoundFile(self.path) as handle:
+                handle.seek(start)
+                while count > 0:
+                    data = handle.read(min(SALVAGE_FRAMES, count), dtype="float32",
+                                       always_2d=True)
+                    if data.shape[0] == 0:
+                        break
+                    pieces.append(data)
+                    count -= data.shape[0]
+        except Exception:  # decoding stops at the damage
+            pass
+        return pieces
+
+    def __iter__(self):
+        try:
+            handle = sf.SoundFile(self.path)
+        except Exception as error:
+            raise RuntimeError(
+                f"{self.path}: unreadable or unsupported audio file ({error})") from None
+        with handle:
+            rate, remaining = handle.samplerate, handle.frames
+            shortfall = header_shortfall(sf.info(self.path))
+            if shortfall:  # known before any work
+                self._missing(handle.frames + shortfall, handle.frames, rate, "truncated file")
+            while True:
+                count = min(self.block, remaining)
+                try:
+                    data = handle.read(count, dtype="float32", always_2d=True)
+                    damaged = False
+                except Exception:
+                    pieces = self._salvage(self.frames_read, count)
+                    data = (np.concatenate(pieces) if pieces
+                            else np.zeros((0, handle.channels), dtype="float32"))
+                    damaged = True
+                remaining -= data.shape[0]
+                self.frames_read += data.shape[0]
+                chunk = torch.from_numpy(data.T.copy())
+                if not torch.isfinite(chunk).all():
+                    raise ValueError(f"{self.path}: the file contains NaN or Inf samples")
+                final = damaged or remaining <= 0 or data.shape[0] == 0
+                if damaged:
+                    if self.frames_read == 0:
+                        raise RuntimeError(f"{self.path}: unreadable audio data (decoding fails "
+                                           "at the first sample)")
+                    self._missing(handle.frames, self.frames_read, rate,
+                                  "truncated or damaged file (decoding stops part way)")
+                yield chunk, final
+                if final:
+                    return
 
 
 def _fetch_hub_file(path):
     """Resolves ``ORG/NAME/file.wav`` (a file of a Hub repo) to a local path, else raises."""
     source, name = os.path.split(path)
-    if source.count("/") == 1 and not os.path.isabs(source) and not os.path.exists(source):
-        from speechbrain.utils.fetching import fetch
+    if HUB_REPO_ID.fullmatch(source) and not os.path.exists(os.path.dirname(source) or source):
+        from speechbrain.utils.fetching import FetchConfig, fetch
 
         try:
-            return str(fetch(name, source=source))
+            return str(fetch(name, source=source, fetch_config=hub_fetch_config(FetchConfig())))
         except Exception as error:
             raise ValueError(f"{path}: no such file (nor a Hub file: {error})") from None
     raise ValueError(f"{path}: no such file")
+
+
+def hub_offline():
+    """Whether ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set, read now (not only
+    when ``huggingface_hub`` was imported).
+
+    Example
+    -------
+    >>> import os
+    >>> os.environ["HF_HUB_OFFLINE"] = "1"
+    >>> hub_offline()
+    True
+    >>> del os.environ["HF_HUB_OFFLINE"]
+    """
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+            return True
+    return False
+
+
+def hub_fetch_config(fetch_config):
+    """``fetch_config`` without network access when :func:`hub_offline` (cache only)."""
+    if hub_offline() and fetch_config.allow_network:
+        return dataclasses.replace(fetch_config, allow_network=False)
+    return fetch_config
+
+
+def check_source(source, hparams_file="hyperparams.yaml"):
+    """Checks a model source: an existing model folder, a URL, or a Hub repo id ``ORG/NAME``.
+
+    A source that looks local (a path object, absolute, ``./``, ``../``, ``~``, a path
+    whose parent folder exists, or anything that is not ``ORG/NAME``) must be an existing
+    folder holding ``hparams_file``; else ``FileNotFoundError`` at once, without any
+    network lookup.
+
+    Arguments
+    ---------
+    source : str, os.PathLike or FetchSource
+        The source given to :meth:`EnhanceSlim.from_hparams`.
+    hparams_file : str
+        The file a model folder must hold.
+
+    Returns
+    -------
+    str or FetchSource
+        The source to fetch from.
+
+    Example
+    -------
+    >>> check_source("speechbrain-slim/slim-demucs")
+    'speechbrain-slim/slim-demucs'
+    >>> check_source("/no/such/model")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: model folder /no/such/model does not exist
+    """
+    if not isinstance(source, (str, os.PathLike)):  # a FetchSource says where it is
+        return source
+    local = isinstance(source, os.PathLike)
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        if not os.path.isfile(os.path.join(source, hparams_file)):
+            raise FileNotFoundError(f"{source} has no {hparams_file}: not a model folder")
+        return source
+    if not local and source.startswith(("http://", "https://")):
+        return source
+    parent = os.path.dirname(source.rstrip("/\\"))
+    if (local or os.path.isabs(os.path.expanduser(source)) or source in (".", "..")
+            or source.startswith(("./", "../", ".\\", "..\\", "~"))
+            or not HUB_REPO_ID.fullmatch(source)):
+        raise FileNotFoundError(f"model folder {source} does not exist")
+    if parent and os.path.isdir(parent):
+        raise FileNotFoundError(
+            f"model folder {source} does not exist (a local folder {parent} exists, so it "
+            "was read as a path; for the Hub repo of that name pass source=FetchSource("
+            f"FetchFrom.HUGGING_FACE, {source!r}) from speechbrain.utils.fetching)")
+    return source
+
+
+def _hub_failure(source, what, error):
+    """The message of a failed Hub lookup of ``source`` (offline or not)."""
+    reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+    if hub_offline():
+        return (f"model {source}: not a local folder, and {what} not in the local Hugging Face "
+                "cache (HF_HUB_OFFLINE is set, so the Hub was not asked)")
+    return (f"model {source}: not a local folder, and {what} could not be fetched from the "
+            f"Hugging Face Hub ({type(error).__name__}: {reason})")
 
 
 def _as_float(wavs):

@@ -9,7 +9,7 @@ import torch
 import torchaudio
 
 from speechbrain_slim.hub import write_hub_folder
-from speechbrain_slim.inference import EnhanceSlim, StreamResampler
+from speechbrain_slim.inference import AudioWarning, EnhanceSlim, StreamResampler
 from speechbrain_slim.lobes.router import Router
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
 from speechbrain_slim.routing import route
@@ -145,8 +145,6 @@ def test_errors_name_file_and_problem(enhancer, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="empty.wav: empty"):
         enhancer.enhance_file(str(empty), str(out / "a.wav"))
-    with pytest.raises(ValueError, match="silent.wav: silent"):
-        enhancer.enhance_file(str(silent), str(out / "b.wav"))
     assert not out.exists() or os.listdir(out) == []  # nothing half-written
     with pytest.raises(RuntimeError, match="bad.wav: unreadable or unsupported"):
         enhancer.enhance_file(str(text))
@@ -176,3 +174,66 @@ def test_checkpoint_keys_are_checked_strictly(hub_folder, tmp_path):
     with pytest.raises(RuntimeError, match=r"missing keys \['router.classifier.bias'\].*"
                                            r"unexpected keys \['model.extra'\]"):
         EnhanceSlim.from_hparams(source=str(broken), savedir=str(tmp_path / "save"))
+
+
+def test_silence_in_silence_out(enhancer, tmp_path):
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros((4000, 2), dtype="int16"), 22050, subtype="PCM_16")
+    with pytest.warns(AudioWarning, match="silent.wav: silent audio file"):
+        written = enhancer.enhance_file(str(silent), str(tmp_path / "out" / "silent.wav"))
+    data, rate = sf.read(written, dtype="int16", always_2d=True)
+    assert rate == 22050 and data.shape == (4000, 2) and not data.any()
+    with pytest.warns(AudioWarning, match="silent"):
+        out = enhancer.enhance_file(str(silent), output_sample_rate=16000)
+    assert out.shape == (2, 2903) and not out.any()
+
+
+def test_an_all_zero_batch_item_gives_zeros(enhancer):
+    wavs = torch.stack([speechlike(0.5), torch.zeros(8000), speechlike(0.5, seed=1)])
+    with pytest.warns(AudioWarning, match=r"batch item\(s\) 1: silent"):
+        out = enhancer.enhance_batch(wavs)
+    assert not out[1].any() and out[0].abs().max() > 0 and out[2].abs().max() > 0
+    stereo = torch.stack([speechlike(0.5), torch.zeros(8000)]).unsqueeze(0)  # [1, 2, time]
+    with pytest.warns(AudioWarning, match=r"0 \(channel 1\)"):
+        assert not enhancer.enhance_batch(stereo)[0, 1].any()
+
+
+def truncated_copy(source, target, keep):
+    with open(source, "rb") as stream:
+        data = stream.read()
+    with open(target, "wb") as stream:
+        stream.write(data[: int(len(data) * keep)])
+    return str(target)
+
+
+@pytest.mark.parametrize("extension", ["wav", "flac"])
+def test_truncated_files_warn_or_are_refused_when_strict(enhancer, tmp_path, extension):
+    whole = tmp_path / f"whole.{extension}"
+    sf.write(whole, speechlike(4.0).numpy(), 16000, subtype="PCM_16")
+    cut = truncated_copy(whole, tmp_path / f"cut.{extension}", 0.5)
+    with pytest.warns(AudioWarning, match=rf"cut\.{extension}: truncated.*header announces "
+                                          r"64000 frames \(4\.00 s\).*s missing") as record:
+        written = enhancer.enhance_file(cut, str(tmp_path / "out" / f"cut.{extension}"))
+    message = str(record[0].message)
+    held = int(message.split("the data holds ")[1].split()[0])
+    assert 20000 < held < 33000
+    assert sf.info(written).frames == held  # what could be read, enhanced; nothing padded
+    with pytest.raises(ValueError, match=rf"cut\.{extension}: truncated.*refused"):
+        enhancer.enhance_file(cut, str(tmp_path / "strict" / f"cut.{extension}"), strict=True)
+    assert not (tmp_path / "strict").exists() or os.listdir(tmp_path / "strict") == []
+
+
+def test_a_streamed_wav_without_length_is_not_truncated(enhancer, tmp_path):
+    """WAVs written to a pipe carry 0xFFFFFFFF as their data length: not a truncation."""
+    import struct
+    import warnings
+
+    path = tmp_path / "piped.wav"
+    sf.write(path, speechlike(0.5).numpy(), 16000, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    index = data.index(b"data")
+    data[index + 4 : index + 8] = struct.pack("<I", 0xFFFFFFFF)
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AudioWarning)
+        assert enhancer.enhance_file(str(path), strict=True).shape == (1, 8000)
