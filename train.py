@@ -11,7 +11,12 @@
 Stages run in the order backbone -> router -> joint -> finetune, each with its own
 checkpoints under ``<save_folder>/<stage>/``; a stage starts from the best checkpoint
 of the stage before it (the first one from ``init_from``, a hub folder, when given), and
-an interrupted run resumes where it stopped. With ``calibrate_router: True`` the best
+an interrupted run resumes where it stopped: besides the checkpoint of every epoch, one
+is saved every ``ckpt_interval_minutes`` (SpeechBrain's run option; default here
+:data:`DEFAULT_CKPT_INTERVAL_MINUTES`) and on SIGTERM/SIGINT (after the current step;
+a second signal stops at once), so a kill loses minutes, not an epoch. The console
+names each stage and its epochs as it starts. ``--num_threads=N`` sets torch's threads
+(default: torch's choice). With ``calibrate_router: True`` the best
 router's operating point is then calibrated on the valid split
 (:mod:`speechbrain_slim.calibration`). After the
 last stage the best model is evaluated on the test set (static UFs and routed,
@@ -24,7 +29,9 @@ Authors
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 
 import speechbrain as sb
 import torch
@@ -37,6 +44,80 @@ from speechbrain_slim.brain import JOINT_STAGES, STAGES, SlimBrain, select_key
 from speechbrain_slim.data.recipe_data import prepare_datasets
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CKPT_INTERVAL_MINUTES = 10.0
+
+
+class GracefulStop:
+    """SIGTERM/SIGINT while a stage trains: checkpoint after the current step, then exit.
+
+    Attached to a stage's Brain, a signal makes SpeechBrain save its intra-epoch
+    checkpoint at the end of the running step (or the epoch's, at the end of a
+    validation) and the process exit with status ``128 + signal``; rerunning the same
+    command resumes there. A second signal, or one outside training, stops at once.
+
+    Example
+    -------
+    >>> stop = GracefulStop()
+    >>> stop.signum is None and stop.brain is None
+    True
+    """
+
+    def __init__(self):
+        self.brain, self.signum = None, None
+
+    def install(self):
+        """Handles SIGTERM and SIGINT from now on (main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self.handle)
+
+    def handle(self, signum, frame):
+        """The signal handler."""
+        name = signal.Signals(signum).name
+        if self.brain is None or self.signum is not None:
+            logger.warning("%s: stopping now, without a checkpoint", name)
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + signum)
+        self.signum = signum
+        self.brain.ckpt_interval_steps = 1  # SpeechBrain saves after the running step
+        logger.warning("%s: saving a checkpoint after the current step, then stopping "
+                       "(send it again to stop at once)", name)
+
+    def attach(self, brain, stage):
+        """Watches ``brain`` (one stage's) until :meth:`detach`."""
+        self.exit_if_stopped(stage)
+        self.brain = brain
+        save, stage_end = brain._save_intra_epoch_ckpt, brain.on_stage_end
+
+        def save_then_stop():
+            save()
+            self.exit_if_stopped(stage, brain)
+
+        def stage_end_then_stop(stage_kind, *args, **kwargs):
+            stage_end(stage_kind, *args, **kwargs)
+            if stage_kind == sb.Stage.VALID:  # the epoch's checkpoint is saved
+                self.exit_if_stopped(stage, brain)
+
+        brain._save_intra_epoch_ckpt = save_then_stop
+        brain.on_stage_end = stage_end_then_stop
+
+    def detach(self):
+        """Back to stopping at once."""
+        self.brain = None
+
+    def exit_if_stopped(self, stage, brain=None):
+        """Exits (``128 + signal``) when a signal came; names where training resumes."""
+        if self.signum is None:
+            return
+        where = brain.checkpointer.checkpoints_dir if brain is not None else "its folder"
+        logger.warning("stage %s stopped by %s; checkpoint saved in %s: run the same command "
+                       "to resume", stage, signal.Signals(self.signum).name, where)
+        raise SystemExit(128 + self.signum)
+
+
+STOP = GracefulStop()
 
 
 def trainable(modules, stage, freeze_router=False):
@@ -90,6 +171,10 @@ def run_stage(stage, hparams, run_opts, datasets):
     settings = hparams["stages"][stage]
     counter = EpochCounter(limit=settings["epochs"])
     checkpointer = stage_checkpointer(hparams, modules, stage, counter)
+    resuming = bool(checkpointer.list_checkpoints())
+    logger.info("stage %s: %d epoch(s) at lr %g, checkpoints in %s%s", stage, settings["epochs"],
+                settings["lr"], checkpointer.checkpoints_dir,
+                " (resuming from its last checkpoint)" if resuming else "")
     start_from_previous_stage(hparams, modules, stage, checkpointer)
     trainable(modules, stage, bool(hparams.get("freeze_router", False)))
     learning_rate = settings["lr"]
@@ -103,14 +188,27 @@ def run_stage(stage, hparams, run_opts, datasets):
         checkpointer=checkpointer,
     )
     brain.train_set_ref = datasets["train"]
-    brain.fit(
-        counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=hparams["train_loader_kwargs"],
-        valid_loader_kwargs=hparams["valid_loader_kwargs"],
-    )
+    STOP.attach(brain, stage)
+    try:
+        brain.fit(
+            counter,
+            datasets["train"],
+            datasets["valid"],
+            train_loader_kwargs=hparams["train_loader_kwargs"],
+            valid_loader_kwargs=hparams["valid_loader_kwargs"],
+        )
+    finally:
+        STOP.detach()
     return brain
+
+
+def default_checkpoint_interval(run_opts, hparams):
+    """Intra-epoch checkpoints every :data:`DEFAULT_CKPT_INTERVAL_MINUTES` unless the command
+    line or the hparams choose ``ckpt_interval_minutes`` / ``ckpt_interval_steps``."""
+    names = ("ckpt_interval_minutes", "ckpt_interval_steps")
+    given = getattr(run_opts, "overridden_args", run_opts)
+    if not any(name in given or name in hparams for name in names):
+        hparams["ckpt_interval_minutes"] = DEFAULT_CKPT_INTERVAL_MINUTES  # Brain reads hparams
 
 
 def calibrate_best_router(hparams, datasets):
@@ -157,15 +255,20 @@ def main(argv=None):
         overrides=overrides,
     )
     torch.set_num_threads(hparams.get("num_threads") or torch.get_num_threads())
+    logger.info("torch threads: %d (--num_threads=N to change)", torch.get_num_threads())
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         logger.info("distributed training: world size %d", torch.distributed.get_world_size())
-    datasets = prepare_datasets(hparams)
-
     requested = hparams["stage"]
     stages = STAGES if requested == "all" else [s.strip() for s in requested.split(",")]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}: choose from {list(STAGES)} or 'all'")
+    default_checkpoint_interval(run_opts, hparams)
+    datasets = prepare_datasets(hparams)
+
+    logger.info("stages to run: %s", ", ".join(
+        f"{stage} ({hparams['stages'][stage]['epochs']} epoch(s))" for stage in stages))
+    STOP.install()
     for stage in stages:
         run_stage(stage, hparams, run_opts, datasets)
 

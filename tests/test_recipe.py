@@ -160,3 +160,44 @@ def test_finetune_with_a_frozen_router_keeps_it(tmp_path):
                for key, value in saved["backbone"]["router"].items())
     assert any(not torch.equal(value, saved["finetune"]["model"][key])
                for key, value in saved["backbone"]["model"].items())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals as on Linux")
+def test_sigterm_saves_a_checkpoint_mid_epoch_and_names_the_stage(tmp_path):
+    """A kill loses the running step, not the epoch: SIGTERM saves an intra-epoch checkpoint
+    (with the data loader's position) and exits 143; the console named the stage first."""
+    import signal
+    import time
+
+    small = [arg for arg in SMALL if not arg.startswith("--epoch_size")]
+    args = ["hparams/slim_demucs_tiny.yaml", f"--output_folder={tmp_path}", *small,
+            "--epoch_size=4000", "--stage=backbone", "--stages={backbone: {epochs: 3, lr: 0.001}}",
+            "--evaluate_after_training=False"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    process = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "log.txt"
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and process.poll() is None:
+            if log.exists() and "stage backbone: 3 epoch(s)" in log.read_text():
+                break
+            time.sleep(0.5)
+        time.sleep(8.0)  # a few training steps
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, output[-4000:]
+    assert "stages to run: backbone (3 epoch(s))" in output
+    assert "stage backbone: 3 epoch(s) at lr 0.001" in output
+    assert "SIGTERM: saving a checkpoint after the current step" in output
+    assert "stage backbone stopped by SIGTERM; checkpoint saved in" in output
+    checkpoints = list((tmp_path / "save" / "backbone").glob("CKPT+*"))
+    assert len(checkpoints) == 1
+    meta = (checkpoints[0] / "CKPT.yaml").read_text()
+    assert "brain_intra_epoch_ckpt: true" in meta
+    position = (checkpoints[0] / "dataloader-TRAIN.ckpt").read_text()
+    assert int(position) > 0  # the rerun skips the batches already done
+    assert (checkpoints[0] / "counter.ckpt").read_text().strip() == "1"
