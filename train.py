@@ -264,7 +264,12 @@ def main(argv=None):
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}: choose from {list(STAGES)} or 'all'")
     default_checkpoint_interval(run_opts, hparams)
-    datasets = prepare_datasets(hparams)
+    try:
+        datasets = prepare_datasets(hparams)
+    except (ValueError, FileNotFoundError) as error:  # the data, not the code: one message
+        logger.debug("data preparation failed", exc_info=True)
+        sys.exit(f"train.py: error: dataset {hparams['dataset']!r} (--dataset), data_folder "
+                 f"{hparams.get('data_folder')} (--data_folder): {error}")
 
     logger.info("stages to run: %s", ", ".join(
         f"{stage} ({hparams['stages'][stage]['epochs']} epoch(s))" for stage in stages))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -116,3 +117,37 @@ def test_voicebank_prepare_broken_inputs(tmp_path, load_script):
         _write(os.path.join(data, "clean_testset_wav", "p257_002.wav"), 12960, 48000)
         vb.prepare_voicebank(data, str(tmp_path / "s3"), valid_speakers=("p999",),
                              progress=False)
+
+
+def test_voicebank_errors_name_folders_files_and_real_options(tmp_path, load_script):
+    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
+    data = tmp_path / "vb"
+    _fake_voicebank(str(data))
+    shutil.rmtree(data / "clean_testset_wav")
+    with pytest.raises(ValueError) as error:
+        vb.prepare_voicebank(str(data), str(tmp_path / "s"), progress=False)
+    message = str(error.value)
+    assert f"folders missing in {data}: clean_testset_wav" in message
+    assert str(data / "clean_testset_wav") in message
+    assert "voicebank_prepare.py" in message and "--download" in message
+    assert "https://doi.org/10.7488/ds/2117" in message
+    nested = tmp_path / "outer"
+    nested.mkdir()
+    shutil.move(str(data), str(nested / "DS_10283_2791"))
+    with pytest.raises(ValueError, match=r"noisy_trainset_28spk_wav is in .*DS_10283_2791: use "
+                                         "that folder"):
+        vb.prepare_voicebank(str(nested), str(tmp_path / "s"), progress=False)
+
+
+def test_voicebank_a_clean_file_without_its_noisy_twin_is_named_with_its_folder(
+        tmp_path, load_script):
+    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
+    data = tmp_path / "vb"
+    _fake_voicebank(str(data))
+    os.remove(data / "noisy_trainset_28spk_wav" / "p230_002.wav")
+    with pytest.raises(ValueError) as error:
+        vb.prepare_voicebank(str(data), str(tmp_path / "s"), progress=False)
+    clean = data / "clean_trainset_28spk_wav" / "p230_002.wav"
+    noisy = data / "noisy_trainset_28spk_wav" / "p230_002.wav"
+    assert f"clean file {clean} without its noisy twin ({noisy} is missing)" in str(error.value)
+    assert not (data / "noisy_trainset_28spk_wav_16k").exists()  # found before any resampling

@@ -201,3 +201,20 @@ def test_sigterm_saves_a_checkpoint_mid_epoch_and_names_the_stage(tmp_path):
     position = (checkpoints[0] / "dataloader-TRAIN.ckpt").read_text()
     assert int(position) > 0  # the rerun skips the batches already done
     assert (checkpoints[0] / "counter.ckpt").read_text().strip() == "1"
+
+
+def test_a_missing_voicebank_folder_is_one_clear_message(tmp_path):
+    """Through train.py: no traceback, the folder, and options train.py users really have."""
+    command = [sys.executable, "train.py", "hparams/slim_demucs_tiny.yaml",
+               f"--output_folder={tmp_path / 'exp'}", "--dataset=voicebank",
+               f"--data_folder={tmp_path / 'vb'}", *SMALL]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env,
+                            timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "Traceback" not in output
+    assert f"dataset 'voicebank' (--dataset), data_folder {tmp_path / 'vb'}" in output
+    assert "folders missing" in output and str(tmp_path / "vb" / "noisy_trainset_28spk_wav") \
+        in output
+    assert "voicebank_prepare.py" in output and "--download" in output

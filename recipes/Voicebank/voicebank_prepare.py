@@ -30,6 +30,8 @@ import sys
 from speechbrain_slim.data.prepare import prepare_paired_folder, resample_folder, write_json
 
 URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/2791/{}.zip"
+DATASHARE = "https://doi.org/10.7488/ds/2117"
+SCRIPT = "recipes/Voicebank/voicebank_prepare.py"
 FOLDERS = {
     "train": ("noisy_trainset_28spk_wav", "clean_trainset_28spk_wav"),
     "test": ("noisy_testset_wav", "clean_testset_wav"),
@@ -53,6 +55,44 @@ def download_voicebank(data_folder):
 
 def _speaker(uid):
     return uid.split("_")[0]
+
+
+def _wav_names(folder):
+    return {name for name in os.listdir(folder)
+            if name.lower().endswith(".wav") and not name.startswith(".")}
+
+
+def check_pairs(data_folder, limit=5):
+    """Every noisy file has its clean twin and vice versa, named with their folders.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for name in ("noisy_testset_wav", "clean_testset_wav"):
+    ...     os.makedirs(os.path.join(root, name))
+    >>> open(os.path.join(root, "clean_testset_wav", "p1_001.wav"), "w").close()
+    >>> check_pairs(root)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: VoiceBank+DEMAND pairs incomplete in ...: clean file .../clean_testset_wav/p1_001.wav without its noisy twin (.../noisy_testset_wav/p1_001.wav is missing)
+    """  # noqa: E501
+    problems = []
+    for noisy, clean in FOLDERS.values():
+        noisy_dir, clean_dir = (os.path.join(data_folder, n) for n in (noisy, clean))
+        if not (os.path.isdir(noisy_dir) and os.path.isdir(clean_dir)):
+            continue
+        noisy_names, clean_names = _wav_names(noisy_dir), _wav_names(clean_dir)
+        for name in sorted(noisy_names - clean_names):
+            problems.append(f"noisy file {os.path.join(noisy_dir, name)} without a clean match "
+                            f"({os.path.join(clean_dir, name)} is missing)")
+        for name in sorted(clean_names - noisy_names):
+            problems.append(f"clean file {os.path.join(clean_dir, name)} without its noisy twin "
+                            f"({os.path.join(noisy_dir, name)} is missing)")
+    if problems:
+        more = f"; and {len(problems) - limit} more" if len(problems) > limit else ""
+        raise ValueError(f"VoiceBank+DEMAND pairs incomplete in {data_folder}: "
+                         f"{'; '.join(problems[:limit])}{more}")
 
 
 def prepare_voicebank(data_folder, save_folder, valid_speakers=VALID_SPEAKERS, download=False,
@@ -84,7 +124,7 @@ def prepare_voicebank(data_folder, save_folder, valid_speakers=VALID_SPEAKERS, d
     >>> prepare_voicebank("/nonexistent", "/tmp/x")
     Traceback (most recent call last):
     ...
-    ValueError: VoiceBank+DEMAND folders missing in /nonexistent: noisy_trainset_28spk_wav, clean_trainset_28spk_wav, noisy_testset_wav, clean_testset_wav; extract the DataShare zip files there or pass download=True
+    ValueError: VoiceBank+DEMAND folders missing in /nonexistent: noisy_trainset_28spk_wav, clean_trainset_28spk_wav, noisy_testset_wav, clean_testset_wav (expected /nonexistent/noisy_trainset_28spk_wav ...). Extract the four DataShare zip files (https://doi.org/10.7488/ds/2117) into /nonexistent, or download them there with: python recipes/Voicebank/voicebank_prepare.py /nonexistent /tmp/x --download (download=True from Python)
     """  # noqa: E501
     paths = {s: os.path.join(save_folder, f"{s}.json") for s in ("train", "valid", "test")}
     if skip_prep:
@@ -102,20 +142,33 @@ def prepare_voicebank(data_folder, save_folder, valid_speakers=VALID_SPEAKERS, d
         download_voicebank(data_folder)
         missing = [n for n in missing if not os.path.isdir(os.path.join(data_folder, n))]
     if missing:
+        nested = [os.path.join(data_folder, name) for name in (
+            sorted(os.listdir(data_folder)) if os.path.isdir(data_folder) else [])
+            if os.path.isdir(os.path.join(data_folder, name, missing[0]))]
+        hint = f" ({missing[0]} is in {nested[0]}: use that folder)" if nested else ""
         raise ValueError(
-            f"VoiceBank+DEMAND folders missing in {data_folder}: {', '.join(missing)}; "
-            "extract the DataShare zip files there or pass download=True"
+            f"VoiceBank+DEMAND folders missing in {data_folder}: {', '.join(missing)} "
+            f"(expected {os.path.join(data_folder, missing[0])} ...){hint}. Extract the four "
+            f"DataShare zip files ({DATASHARE}) into {data_folder}, or download them there "
+            f"with: python {SCRIPT} {data_folder} {save_folder} --download (download=True "
+            "from Python)"
         )
+    check_pairs(data_folder)
     manifests = {}
     for split, (noisy, clean) in FOLDERS.items():
         for name in (noisy, clean):
             resample_folder(os.path.join(data_folder, name),
                             os.path.join(data_folder, name + "_16k"), SAMPLE_RATE,
                             extensions=(".wav",), progress=progress)
-        manifests[split] = prepare_paired_folder(
-            os.path.join(data_folder, noisy + "_16k"), os.path.join(data_folder, clean + "_16k"),
-            paths[split], sample_rate=SAMPLE_RATE, data_root=data_folder,
-        )
+        noisy_16k, clean_16k = (os.path.join(data_folder, n + "_16k") for n in (noisy, clean))
+        try:
+            manifests[split] = prepare_paired_folder(
+                noisy_16k, clean_16k, paths[split], sample_rate=SAMPLE_RATE,
+                data_root=data_folder,
+            )
+        except ValueError as error:  # its file names are relative to these folders
+            raise ValueError(f"noisy folder {noisy_16k}, clean folder {clean_16k} (resampled "
+                             f"copies; delete them to redo): {error}") from None
         for uid, entry in manifests[split].items():
             entry["speaker"] = _speaker(uid)
     train_speakers = {e["speaker"] for e in manifests["train"].values()}
