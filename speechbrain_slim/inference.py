@@ -16,7 +16,15 @@ Inputs it accepts:
 * int16/int32 tensors (scaled to [-1, 1)) and float tensors; files through
   soundfile (any PCM/float subtype it reads);
 * signals of any length, processed in chunks (see below) so that memory stays
-  bounded; files are read and written block by block.
+  bounded; files are read and written block by block;
+* silence (every sample zero) gives silence of the same length, and a truncated or
+  damaged file is enhanced as far as it reads (``strict=True`` refuses it), each with an
+  :class:`AudioWarning` naming the file.
+
+Loading is safe by default (:mod:`speechbrain_slim.trust`): ``hyperparams.yaml`` may only
+name speechbrain-slim's model classes unless ``trust_remote_code=True``, checkpoints are
+read weights-only, and a missing local model folder fails at once (see
+:meth:`EnhanceSlim.from_hparams`).
 
 Chunking and its exactness. The model rate signal is cut into hops of
 ``chunk_seconds``; each hop is enhanced from a window that adds
