@@ -115,8 +115,12 @@ def test_causal_within_the_stated_lookahead(config):
             changed = x.clone()
             changed[:, t:] += torch.randn(1, length - t)
             diff = (model(changed, uf=0.25)[0] - base).abs()[0]
-            assert diff[: max(0, t - lookahead)].max() == 0, f"output before t-L changed (t={t})"
-            first = int((diff > 0).nonzero()[0])
+            # float rounding only (1e-8 seen on some CPUs' kernels); a leak would be ~1e-2
+            rounding = 1e-6 * float(base.abs().max())
+            assert diff[: max(0, t - lookahead)].max() <= rounding, (
+                f"output before t-L changed (t={t})")
+            start = max(0, t - lookahead)
+            first = start + int((diff[start:] > 0).nonzero()[0])
             worst = max(worst, t - first)
     # the bound holds and is not loose (the farthest sinc taps are so small that
     # their effect is lost in float32 rounding, so it is never quite reached)
