@@ -1,7 +1,8 @@
 """Our model against the peers RNNoise and DeepFilterNet3, on the same mixtures in one run.
 
     python benchmarks/peers.py results/slim_demucs_embedded/1234/data/test.json \
-        --source hub/slim-demucs-embedded --limit 60 --dnsmos 20 --out benchmarks/report/peers
+        --source hub/slim-demucs-embedded --limit 60 --dnsmos 20 --out /tmp/peers
+    python benchmarks/peers.py data/real_corpus/test.json --dnsmos 40   # the README's table
     python benchmarks/peers.py test.json --systems uf1.0 auto rnnoise --limit 20
 
 The manifest is a SpeechBrain JSON of fixed mixtures (``noisy_wav``, ``clean_wav`` with a
@@ -58,11 +59,12 @@ import time
 import numpy as np
 import torch
 
+from speechbrain_slim.cli import DEFAULT_SOURCE
 from speechbrain_slim.evaluation import METRICS, _scores, _summarise, paired_gain
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DEFAULT_MODEL = os.path.join(ROOT, "hub", "slim-demucs-embedded")
+DEFAULT_MODEL = DEFAULT_SOURCE
 
 STATIC = ("uf0.125", "uf0.25", "uf0.5", "uf1.0")
 OURS = (*STATIC, "auto")

@@ -45,7 +45,7 @@ import warnings
 __all__ = ["DEFAULT_SOURCE", "AUDIO_EXTENSIONS", "main", "find_audio", "load_enhancer", "stream"]
 
 DEFAULT_SOURCE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hub", "slim-demucs-embedded"
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hub", "slim-demucs-real"
 )
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au", ".mp3", ".opus")
 

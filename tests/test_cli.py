@@ -70,11 +70,11 @@ def test_enhance_reports_failures_and_bad_options(source, tmp_path, capsys):
 
 
 def test_default_source_missing_is_a_clear_error(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cli, "DEFAULT_SOURCE", str(tmp_path / "hub" / "slim-demucs-embedded"))
+    monkeypatch.setattr(cli, "DEFAULT_SOURCE", str(tmp_path / "hub" / "slim-demucs-real"))
     assert cli.main(["info"]) == 2
     err = capsys.readouterr().err
-    assert "slim-demucs-embedded does not exist" in err and "--source" in err
-    assert cli.DEFAULT_SOURCE.endswith(os.path.join("hub", "slim-demucs-embedded"))
+    assert "slim-demucs-real does not exist" in err and "--source" in err
+    assert cli.DEFAULT_SOURCE.endswith(os.path.join("hub", "slim-demucs-real"))
 
 
 def test_info_as_a_module(source):
