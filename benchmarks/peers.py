@@ -434,6 +434,20 @@ def _interval(gain, spec="+.3f"):
     return f"{gain['mean']:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
+def _pesq_stoi_table(title, summaries):
+    """Lines of a ``system x group`` table of PESQ / STOI (``summaries[system][group]``)."""
+    groups = list(next(iter(summaries.values()), {}))
+    if not groups:
+        return []
+    lines = ["", title, "", "| system | " + " | ".join(groups) + " |",
+             "|---|" + "---:|" * len(groups)]
+    for name, rows in summaries.items():
+        cells = [f"{_number(rows[group].get('pesq'), '.2f', '-')} / "
+                 f"{_number(rows[group].get('stoi'), '.3f', '-')}" for group in groups]
+        lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def format_result(result):
     """Markdown of :func:`run`'s result: overall table, per-SNR table, paired comparisons."""
     lines = [f"{result['items']} mixtures of `{os.path.basename(result['manifest'])}` "
@@ -453,26 +467,13 @@ def format_result(result):
     for note in result["notes"]:
         lines += ["", note]
     snrs = list(next(iter(result["by_snr"].values()), {}))
-    if snrs:
-        lines += ["", "PESQ / STOI per SNR bucket (dB):", "",
-                  "| system | " + " | ".join(snrs) + " |", "|---|" + "---:|" * len(snrs)]
-        for name, buckets in result["by_snr"].items():
-            cells = [f"{_number(buckets[snr].get('pesq'), '.2f', '-')} / "
-                     f"{_number(buckets[snr].get('stoi'), '.3f', '-')}" for snr in snrs]
-            lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    lines += _pesq_stoi_table("PESQ / STOI per SNR bucket (dB):", result["by_snr"])
     if "auto" in result["by_snr"] and snrs:
         means = [_number(result["by_snr"]["auto"][snr].get("mean_uf"), ".3f", "-")
                  for snr in snrs]
         lines += ["", "Mean UF the router spends per SNR bucket (" + " / ".join(snrs) + " dB): "
                   + " / ".join(means) + "."]
-    sources = list(next(iter(result.get("by_source", {}).values()), {}))
-    if sources:
-        lines += ["", "PESQ / STOI per voice source:", "",
-                  "| system | " + " | ".join(sources) + " |", "|---|" + "---:|" * len(sources)]
-        for name, groups in result["by_source"].items():
-            cells = [f"{_number(groups[src].get('pesq'), '.2f', '-')} / "
-                     f"{_number(groups[src].get('stoi'), '.3f', '-')}" for src in sources]
-            lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    lines += _pesq_stoi_table("PESQ / STOI per voice source:", result.get("by_source", {}))
     lines += ["", "Gain over the noisy input, mean [95% paired bootstrap interval over items]:",
               "", "| system | PESQ | STOI | SI-SDR (dB) |", "|---|---:|---:|---:|"]
     for name, gain in result["gain_over_noisy"].items():

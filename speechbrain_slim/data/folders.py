@@ -22,7 +22,6 @@ Authors
  * speechbrain-slim contributors 2026
 """
 
-import json
 import os
 import re
 
@@ -30,8 +29,9 @@ import soundfile as sf
 
 from speechbrain_slim.data.prepare import list_audio, write_json
 from speechbrain_slim.data.real_corpus import (
-    SPLITS,
+    built_with,
     fixed_mixtures,
+    manifest_names,
     split_files,
     split_groups,
 )
@@ -113,7 +113,7 @@ def prepare_folders(clean_folder, noise_folder, out_dir, rir_folder=None, seed=1
 
     Example
     -------
-    >>> import tempfile, numpy as np
+    >>> import json, tempfile, numpy as np
     >>> root = tempfile.mkdtemp()
     >>> rng = np.random.default_rng(0)
     >>> for spk in range(10):
@@ -130,15 +130,10 @@ def prepare_folders(clean_folder, noise_folder, out_dir, rir_folder=None, seed=1
     settings = dict(clean=_as_list(clean_folder), noise=_as_list(noise_folder),
                     rir=_as_list(rir_folder), seed=seed, n_valid=n_valid,
                     n_test_per_snr=n_test_per_snr)
-    kinds = ("speech", "noise", "rir")
-    names = {f"{kind}_{split}": os.path.join(out_dir, f"{kind}_{split}.json")
-             for kind in kinds for split in SPLITS}
-    names.update(valid=os.path.join(out_dir, "valid.json"), test=os.path.join(out_dir, "test.json"))
+    names = manifest_names(out_dir, ("speech", "noise", "rir"))
     done = os.path.join(out_dir, DONE_FILE)
-    if os.path.isfile(done):
-        with open(done, encoding="utf-8") as f:
-            if json.load(f) == settings:
-                return names
+    if built_with(done, settings):
+        return names
     speech = _scan(settings["clean"], "clean")
     durations = {}
     for e in speech:

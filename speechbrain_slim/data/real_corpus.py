@@ -529,6 +529,28 @@ def _report_md(rows, splits):
     return "\n".join(lines) + "\n"
 
 
+def manifest_names(out_dir, kinds):
+    """``{kind}_{split}`` (and ``valid``/``test``, the fixed mixtures) -> JSON path in ``out_dir``.
+
+    Example
+    -------
+    >>> sorted(manifest_names("/c", ("noise",)))
+    ['noise_test', 'noise_train', 'noise_valid', 'test', 'valid']
+    """
+    names = {f"{kind}_{split}": os.path.join(out_dir, f"{kind}_{split}.json")
+             for kind in kinds for split in SPLITS}
+    names.update(valid=os.path.join(out_dir, "valid.json"), test=os.path.join(out_dir, "test.json"))
+    return names
+
+
+def built_with(done_file, settings):
+    """Whether ``done_file`` records a finished build with these ``settings``."""
+    if not os.path.isfile(done_file):
+        return False
+    with open(done_file, encoding="utf-8") as f:
+        return json.load(f) == settings
+
+
 def build_real_corpus(out_dir, seed=1234, jobs=2, n_valid=120, n_test_per_snr=40,
                       n_rirs=(300, 30, 30), sources=None, progress=True):
     """Build the corpus in ``out_dir`` (see the module docstring); returns the manifest paths.
@@ -555,14 +577,10 @@ def build_real_corpus(out_dir, seed=1234, jobs=2, n_valid=120, n_test_per_snr=40
     out_dir = os.path.abspath(out_dir)
     settings = dict(seed=seed, n_valid=n_valid, n_test_per_snr=n_test_per_snr,
                     n_rirs=list(n_rirs))
-    names = {f"{kind}_{split}": os.path.join(out_dir, f"{kind}_{split}.json")
-             for kind in ("speech", "noise", "talkers", "rir") for split in SPLITS}
-    names.update(valid=os.path.join(out_dir, "valid.json"), test=os.path.join(out_dir, "test.json"))
+    names = manifest_names(out_dir, ("speech", "noise", "talkers", "rir"))
     done = os.path.join(out_dir, DONE_FILE)
-    if os.path.isfile(done):
-        with open(done, encoding="utf-8") as f:
-            if json.load(f) == settings:
-                return names
+    if built_with(done, settings):
+        return names
     entries = find_sources() if sources is None else list(sources)
     if not any(e["kind"] == "speech" for e in entries):
         raise RuntimeError("no speech recordings found: install the packages with\n  apt-get "
