@@ -30,10 +30,10 @@ import soundfile as sf
 from speechbrain_slim.data.prepare import list_audio, write_json
 from speechbrain_slim.data.real_corpus import (
     built_with,
-    fixed_mixtures,
     manifest_names,
     split_files,
     split_groups,
+    write_manifests,
 )
 
 SAMPLE_RATE = 16000
@@ -158,11 +158,6 @@ def prepare_folders(clean_folder, noise_folder, out_dir, rir_folder=None, seed=1
         if not manifests[f"speech_{split}"] or not manifests[f"noise_{split}"]:
             raise ValueError(f"no {split} speakers or noise files: give more speakers or "
                              "noise files")
-    manifests["valid"] = fixed_mixtures("valid", manifests["speech_valid"],
-                                        manifests["noise_valid"], out_dir, seed, n_total=n_valid)
-    manifests["test"] = fixed_mixtures("test", manifests["speech_test"], manifests["noise_test"],
-                                       out_dir, seed, n_per_snr=n_test_per_snr)
-    for name, path in names.items():
-        write_json(manifests[name], path)
+    write_manifests(manifests, names, out_dir, seed, n_valid, n_test_per_snr)
     write_json(settings, done)
     return names

@@ -499,6 +499,16 @@ def fixed_mixtures(split, speech, noise, out_dir, seed, n_total=None, n_per_snr=
     return manifest
 
 
+def write_manifests(manifests, names, out_dir, seed, n_valid, n_test_per_snr):
+    """Adds the fixed valid/test mixtures to ``manifests`` and writes every manifest."""
+    manifests["valid"] = fixed_mixtures("valid", manifests["speech_valid"],
+                                        manifests["noise_valid"], out_dir, seed, n_total=n_valid)
+    manifests["test"] = fixed_mixtures("test", manifests["speech_test"], manifests["noise_test"],
+                                       out_dir, seed, n_per_snr=n_test_per_snr)
+    for name, path in names.items():
+        write_json(manifests[name], path)
+
+
 def _report(entries):
     rows = {}
     for e in entries:
@@ -621,12 +631,7 @@ def build_real_corpus(out_dir, seed=1234, jobs=2, n_valid=120, n_test_per_snr=40
                                                   "category": r["group"]}
     for split, count in zip(SPLITS, n_rirs):
         manifests[f"rir_{split}"] = simulate_rirs(count, seed, out_dir, split)
-    manifests["valid"] = fixed_mixtures("valid", manifests["speech_valid"],
-                                        manifests["noise_valid"], out_dir, seed, n_total=n_valid)
-    manifests["test"] = fixed_mixtures("test", manifests["speech_test"], manifests["noise_test"],
-                                       out_dir, seed, n_per_snr=n_test_per_snr)
-    for name, path in names.items():
-        write_json(manifests[name], path)
+    write_manifests(manifests, names, out_dir, seed, n_valid, n_test_per_snr)
     splits = {}
     for split in SPLITS:
         groups = {e["group"] for e in manifests[f"speech_{split}"].values()}
