@@ -385,11 +385,12 @@ def file_noise(num_samples, rng, files):
             x = x.mean(axis=1)
         else:
             part, _ = sf.read(path, dtype="float64", always_2d=True)
+            part = part.mean(axis=1)
             x = np.zeros(num_samples)
             pos = -int(rng.integers(0, len(part)))
             while pos < num_samples:
                 a, b = max(pos, 0), min(pos + len(part), num_samples)
-                x[a:b] += part.mean(axis=1)[a - pos : b - pos]
+                x[a:b] += part[a - pos : b - pos]
                 pos += len(part) + int(rng.uniform(0.0, 0.5) * SAMPLE_RATE)
         out += 10 ** (rng.uniform(-6, 0) / 20) * _unit_rms(x)
     # a low floor: sparse recordings (clicks, footsteps) may be silent under the speech

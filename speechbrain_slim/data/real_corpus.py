@@ -49,6 +49,7 @@ import io
 import json
 import os
 import zipfile
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -381,6 +382,7 @@ def split_files(entries, shares=(("test", 0.15), ("valid", 0.1))):
     >>> counts["train"] > counts["test"] > 0 and counts["valid"] > 0
     True
     """
+    per_category = Counter(e["group"] for e in entries)
     out = []
     for entry in entries:
         h = stable_hash(entry["path"])
@@ -389,8 +391,7 @@ def split_files(entries, shares=(("test", 0.15), ("valid", 0.1))):
             if edge <= h < edge + share:
                 split = name
             edge += share
-        same_category = sum(e["group"] == entry["group"] for e in entries)
-        out.append({**entry, "split": split if same_category >= 3 else "train"})
+        out.append({**entry, "split": split if per_category[entry["group"]] >= 3 else "train"})
     for name, _ in shares:  # few files: a held-out split still gets one (the lowest hash)
         train = sorted((e for e in out if e["split"] == "train"),
                        key=lambda e: stable_hash(e["path"]))
@@ -620,15 +621,17 @@ def build_real_corpus(out_dir, seed=1234, jobs=2, n_valid=120, n_test_per_snr=40
     assignment = split_groups(durations)
     others = split_files([r for r in kept if r["kind"] != "speech"])
     manifests = {name: {} for name in names}
+    def uid(r):  # "{data_root}/speech/tuxpaint/ro/x.flac" -> "speech_tuxpaint_ro_x"
+        return r["wav"].split("/", 1)[1][: -len(".flac")].replace("/", "_")
+
     for r in speech:
         key = f"speech_{assignment[r['group']]}"
-        uid = r["wav"].split("/", 1)[1][: -len(".flac")].replace("/", "_")
-        manifests[key][uid] = {k: r[k] for k in ("wav", "length", "group", "source", "language")}
+        manifests[key][uid(r)] = {k: r[k] for k in ("wav", "length", "group", "source",
+                                                    "language")}
     for r in others:
         kind = "talkers" if r["kind"] == "talker" else "noise"
-        uid = r["wav"].split("/", 1)[1][: -len(".flac")].replace("/", "_")
-        manifests[f"{kind}_{r['split']}"][uid] = {"wav": r["wav"], "length": r["length"],
-                                                  "category": r["group"]}
+        manifests[f"{kind}_{r['split']}"][uid(r)] = {"wav": r["wav"], "length": r["length"],
+                                                     "category": r["group"]}
     for split, count in zip(SPLITS, n_rirs):
         manifests[f"rir_{split}"] = simulate_rirs(count, seed, out_dir, split)
     write_manifests(manifests, names, out_dir, seed, n_valid, n_test_per_snr)
