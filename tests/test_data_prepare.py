@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from speechbrain_slim.data import voicebank as vb
 from speechbrain_slim.data.prepare import prepare_paired_folder
 
 
@@ -80,10 +81,9 @@ def _fake_voicebank(root):
                 _write(os.path.join(root, clean, name), length, 48000, k + 7)
 
 
-def test_voicebank_prepare_on_fake_folder(tmp_path, load_script):
+def test_voicebank_prepare_on_fake_folder(tmp_path):
     from speechbrain.dataio.dataset import DynamicItemDataset
 
-    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
     data, save = str(tmp_path / "vb"), str(tmp_path / "save")
     _fake_voicebank(data)
     paths = vb.prepare_voicebank(data, save, progress=False)
@@ -104,8 +104,7 @@ def test_voicebank_prepare_on_fake_folder(tmp_path, load_script):
         assert len(DynamicItemDataset.from_json(p, replacements={"data_root": data})) > 0
 
 
-def test_voicebank_prepare_broken_inputs(tmp_path, load_script):
-    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
+def test_voicebank_prepare_broken_inputs(tmp_path):
     data = str(tmp_path / "vb")
     with pytest.raises(ValueError, match="folders missing"):
         vb.prepare_voicebank(data, str(tmp_path / "s1"))
@@ -119,8 +118,7 @@ def test_voicebank_prepare_broken_inputs(tmp_path, load_script):
                              progress=False)
 
 
-def test_voicebank_errors_name_folders_files_and_real_options(tmp_path, load_script):
-    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
+def test_voicebank_errors_name_folders_files_and_real_options(tmp_path):
     data = tmp_path / "vb"
     _fake_voicebank(str(data))
     shutil.rmtree(data / "clean_testset_wav")
@@ -129,7 +127,7 @@ def test_voicebank_errors_name_folders_files_and_real_options(tmp_path, load_scr
     message = str(error.value)
     assert f"folders missing in {data}: clean_testset_wav" in message
     assert str(data / "clean_testset_wav") in message
-    assert "voicebank_prepare.py" in message and "--download" in message
+    assert "python -m speechbrain_slim.data.voicebank" in message and "--download" in message
     assert "https://doi.org/10.7488/ds/2117" in message
     nested = tmp_path / "outer"
     nested.mkdir()
@@ -139,9 +137,7 @@ def test_voicebank_errors_name_folders_files_and_real_options(tmp_path, load_scr
         vb.prepare_voicebank(str(nested), str(tmp_path / "s"), progress=False)
 
 
-def test_voicebank_a_clean_file_without_its_noisy_twin_is_named_with_its_folder(
-        tmp_path, load_script):
-    vb = load_script("recipes", "Voicebank", "voicebank_prepare.py")
+def test_voicebank_a_clean_file_without_its_noisy_twin_is_named_with_its_folder(tmp_path):
     data = tmp_path / "vb"
     _fake_voicebank(str(data))
     os.remove(data / "noisy_trainset_28spk_wav" / "p230_002.wav")
@@ -151,3 +147,11 @@ def test_voicebank_a_clean_file_without_its_noisy_twin_is_named_with_its_folder(
     noisy = data / "noisy_trainset_28spk_wav" / "p230_002.wav"
     assert f"clean file {clean} without its noisy twin ({noisy} is missing)" in str(error.value)
     assert not (data / "noisy_trainset_28spk_wav_16k").exists()  # found before any resampling
+
+
+def test_the_recipe_script_is_the_package_preparer(tmp_path, load_script):
+    """recipes/Voicebank/voicebank_prepare.py runs the importable package code."""
+    script = load_script("recipes", "Voicebank", "voicebank_prepare.py")
+    assert script.prepare_voicebank is vb.prepare_voicebank and script.main is vb.main
+    with pytest.raises(SystemExit, match="folders missing"):
+        script.main([str(tmp_path / "vb"), str(tmp_path / "save")])

@@ -217,4 +217,4 @@ def test_a_missing_voicebank_folder_is_one_clear_message(tmp_path):
     assert f"dataset 'voicebank' (--dataset), data_folder {tmp_path / 'vb'}" in output
     assert "folders missing" in output and str(tmp_path / "vb" / "noisy_trainset_28spk_wav") \
         in output
-    assert "voicebank_prepare.py" in output and "--download" in output
+    assert "python -m speechbrain_slim.data.voicebank" in output and "--download" in output

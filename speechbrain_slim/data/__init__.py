@@ -7,5 +7,7 @@ Modules
  * ``dataset``: on-the-fly noisy/clean training segments;
  * ``augment``: DEMUCS augmentations (remix, band-mask, shift, reverberant echo);
  * ``embedded``: ``python -m speechbrain_slim.data.embedded --out DIR``;
- * ``prepare``: manifests for any folder of paired noisy/clean files.
+ * ``prepare``: manifests for any folder of paired noisy/clean files;
+ * ``voicebank``: VoiceBank+DEMAND at 16 kHz,
+   ``python -m speechbrain_slim.data.voicebank DATA_FOLDER SAVE_FOLDER``.
 """

@@ -7,16 +7,15 @@ reads the fixed valid/test mixtures that :func:`prepare_embedded` writes once;
 in ``data_folder`` (real voices; real noise files, interfering talkers and simulated rooms
 mixed on the fly with ``conditions``); ``dataset: folders`` with your own ``clean_folder``,
 ``noise_folder`` and optional ``rir_folder`` (:mod:`speechbrain_slim.data.folders`);
-``dataset: voicebank`` prepares the DataShare folders in ``data_folder`` and
-trains on random ``segment_seconds`` crops of its noisy/clean pairs.
+``dataset: voicebank`` prepares the DataShare folders in ``data_folder``
+(:mod:`speechbrain_slim.data.voicebank`) and trains on random ``segment_seconds`` crops of
+its noisy/clean pairs.
 
 Authors
  * speechbrain-slim contributors 2026
 """
 
-import importlib.util
 import json
-import os
 
 import speechbrain as sb
 import torch
@@ -27,10 +26,9 @@ from speechbrain_slim.data.dataset import OnTheFlyMixtures
 from speechbrain_slim.data.embedded import prepare_embedded
 from speechbrain_slim.data.folders import prepare_folders
 from speechbrain_slim.data.real_corpus import build_real_corpus
+from speechbrain_slim.data.voicebank import prepare_voicebank
 
 __all__ = ["paired_dataset", "prepare_datasets"]
-
-RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 
 
 def paired_dataset(manifest, data_root, crop_samples=None):
@@ -82,14 +80,6 @@ def paired_dataset(manifest, data_root, crop_samples=None):
         keys.append("snr_db")
     sb.dataio.dataset.set_output_keys([data], keys)
     return data
-
-
-def _voicebank_preparer():
-    path = os.path.join(RECIPES, "Voicebank", "voicebank_prepare.py")
-    spec = importlib.util.spec_from_file_location("voicebank_prepare", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.prepare_voicebank
 
 
 def _has_entries(manifest):
@@ -156,7 +146,6 @@ def prepare_datasets(hparams):
             **mixing,
         )
     elif dataset == "voicebank":
-        prepare_voicebank = _voicebank_preparer()
         folder = hparams["data_folder"]
         kwargs = {"data_folder": folder, "save_folder": hparams["manifest_folder"]}
         run_on_main(prepare_voicebank, kwargs=kwargs)
