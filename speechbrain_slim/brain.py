@@ -40,7 +40,7 @@ import speechbrain as sb
 import torch
 
 from speechbrain_slim.losses import length_mask
-from speechbrain_slim.metrics import pesq_wb, si_sdr
+from speechbrain_slim.metrics import finite_mean, pesq_wb, si_sdr
 from speechbrain_slim.routing import random_track, route
 
 __all__ = [
@@ -309,15 +309,18 @@ class SlimBrain(sb.Brain):
 
     def summary(self):
         """Mean validation metrics: ``pesq`` is the routed model's, or the mean over UFs."""
-        stats = {}
+        stats, failures = {}, {}
         for name, values in self.scores.items():
             label = name if name == "routed" else f"uf{name:g}"
-            stats[f"pesq_{label}"] = float(np.nanmean(values["pesq"]))
-            stats[f"si_sdr_{label}"] = float(np.nanmean(values["si_sdr"]))
+            for metric in ("pesq", "si_sdr"):
+                stats[f"{metric}_{label}"], failed = finite_mean(values[metric])
+                if failed:  # items the metric could not score (left out of its mean)
+                    failures[f"{metric}_failed_{label}"] = failed
         for metric in ("pesq", "si_sdr"):
             values = [v for k, v in stats.items() if k.startswith(f"{metric}_")]
             mean = float(np.mean(values)) if values else float("nan")
             stats[metric] = stats.get(f"{metric}_routed", mean)
+        stats.update(failures)
         for key, values in self.routing_stats.items():
             if values:
                 stats[key] = float(np.mean(values))

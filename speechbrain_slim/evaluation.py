@@ -13,14 +13,13 @@ Authors
 """
 
 import json
-import math
 import os
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from speechbrain_slim.metrics import dnsmos, pesq_wb, si_sdr, stoi
+from speechbrain_slim.metrics import dnsmos, finite_mean, pesq_wb, si_sdr, stoi
 from speechbrain_slim.routing import route
 
 __all__ = ["evaluate", "format_results", "paired_gain", "pareto_plot", "evaluate_experiment"]
@@ -39,15 +38,15 @@ def _scores(clean, signal, sample_rate, with_dnsmos):
     return scores
 
 
-def _mean(rows, key):
-    values = [row[key] for row in rows if key in row and not math.isnan(row[key])]
-    return float(np.mean(values)) if values else float("nan")
-
-
 def _summarise(rows):
     keys = sorted({k for row in rows for k, v in row.items()
                    if k not in ("snr_db", "id") and isinstance(v, (int, float))})
-    return {"count": len(rows), **{key: _mean(rows, key) for key in keys}}
+    summary = {"count": len(rows)}
+    for key in keys:
+        summary[key], failed = finite_mean(row[key] for row in rows if key in row)
+        if failed:
+            summary[f"{key}_failed"] = failed
+    return summary
 
 
 def paired_gain(rows, noisy_rows, key, resamples=2000, seed=0):
@@ -107,6 +106,7 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
     -------
     >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
     >>> model = SlimDemucs(hidden=4, depth=2, normalize="running").eval()
+    >>> import math
     >>> t = torch.arange(16000) / 16000
     >>> clean = 0.3 * torch.sin(2 * math.pi * 220 * t) * (t > 0.2)
     >>> item = {"id": "x", "noisy_sig": clean + 0.01 * torch.randn(16000), "clean_sig": clean}

@@ -89,6 +89,36 @@ def si_sdr(estimate, reference, lengths=None, zero_mean=True, eps=1e-8):
     return value.to(estimate.dtype if estimate.is_floating_point() else torch.float32)
 
 
+def finite_mean(values):
+    """Mean of the values a metric could compute, and how many it could not (NaN).
+
+    PESQ, STOI and DNSMOS return NaN for inputs they cannot score (silence, too
+    short); every summary reports that count beside the mean, so that a mean over
+    fewer items than the table says cannot pass unnoticed.
+
+    Arguments
+    ---------
+    values : sequence of float
+        Scores, NaN where the metric failed.
+
+    Returns
+    -------
+    mean : float
+        Mean of the finite values (NaN when there are none).
+    failed : int
+        Number of NaN values.
+
+    Example
+    -------
+    >>> finite_mean([2.0, float("nan"), 4.0])
+    (3.0, 1)
+    """
+    values = np.asarray([float(v) for v in values], dtype=float)
+    failed = int(np.isnan(values).sum())
+    kept = values[~np.isnan(values)]
+    return (float(kept.mean()) if len(kept) else float("nan")), failed
+
+
 def _ndim(signal):
     """Number of dimensions of a tensor, array or sequence."""
     return signal.dim() if torch.is_tensor(signal) else np.ndim(signal)
@@ -302,7 +332,8 @@ class QualityStats:
     not be computed) and optional group labels such as ``{"snr": "0-5", "uf": 0.5}``.
     :meth:`summarize` returns the mean of each metric over all utterances, or per
     value of one or more group keys, ignoring NaN; ``count`` is the number of
-    utterances in the group. Like ``speechbrain.utils.metric_stats.MetricStats``
+    utterances in the group and ``<metric>_failed`` (present when not 0) how many of
+    them the metric could not score. Like ``speechbrain.utils.metric_stats.MetricStats``
     it has ``append``, ``clear`` and ``summarize``.
 
     Example
@@ -312,14 +343,14 @@ class QualityStats:
     >>> stats.append("b", {"pesq": 2.0, "si_sdr": float("nan")}, snr="low", uf=1.0)
     >>> stats.append("c", {"pesq": 4.0, "si_sdr": 20.0}, snr="high", uf=1.0)
     >>> stats.summarize()
-    {'all': {'count': 3, 'pesq': 3.0, 'si_sdr': 17.5}}
+    {'all': {'count': 3, 'pesq': 3.0, 'si_sdr': 17.5, 'si_sdr_failed': 1}}
     >>> stats.summarize("snr")["low"]
-    {'count': 2, 'pesq': 2.5, 'si_sdr': 15.0}
+    {'count': 2, 'pesq': 2.5, 'si_sdr': 15.0, 'si_sdr_failed': 1}
     >>> print(stats.to_markdown("uf"))
     | uf | count | pesq | si_sdr |
     |---|---|---|---|
     | 0.5 | 1 | 3.00 | 15.00 |
-    | 1.0 | 2 | 3.00 | 20.00 |
+    | 1.0 | 2 | 3.00 | 20.00 (1 failed) |
     """
 
     def __init__(self):
@@ -423,8 +454,9 @@ class QualityStats:
             rows = members[label]
             entry = {"count": len(rows)}
             for name in names:
-                values = [row[name] for row in rows if name in row and not math.isnan(row[name])]
-                entry[name] = float(np.mean(values)) if values else float("nan")
+                entry[name], failed = finite_mean(row[name] for row in rows if name in row)
+                if failed:
+                    entry[f"{name}_failed"] = failed
             summary[label] = entry
         return summary
 
@@ -456,7 +488,10 @@ class QualityStats:
         for label, entry in summary.items():
             label_text = " / ".join(map(str, label)) if isinstance(label, tuple) else str(label)
             cells = [label_text, str(entry["count"])]
-            cells += [f"{entry[name]:.{precision}f}" for name in names]
+            for name in names:
+                failed = entry.get(f"{name}_failed")
+                note = f" ({failed} failed)" if failed else ""
+                cells.append(f"{entry[name]:.{precision}f}{note}")
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from speechbrain_slim.export import StaticDemucs, export_static, main, save_onnx
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
 
 SHIPPED = Path(__file__).resolve().parents[1] / "hub" / "slim-demucs-embedded"
-TOLERANCE = 1e-5
+TOLERANCE = 5e-7  # measured up to 2.4e-7 (float rounding, inputs of unit std)
 # Lengths that are and are not multiples of the total stride, shorter than one frame too.
 LENGTHS = (1024, 1001, 257)
 

@@ -145,15 +145,19 @@ def test_quality_stats_groups_and_means():
     assert len(stats) == 3
 
     overall = stats.summarize()
-    assert overall == {"all": {"count": 3, "pesq": 3.0, "stoi": pytest.approx(0.85)}}
+    # the item STOI could not score is counted, not silently dropped from the mean
+    assert overall == {"all": {"count": 3, "pesq": 3.0, "stoi": pytest.approx(0.85),
+                               "stoi_failed": 1}}
 
     by_snr = stats.summarize("snr")
     assert list(by_snr) == ["0-5", "5-10"]
-    assert by_snr["0-5"] == {"count": 2, "pesq": 2.5, "stoi": pytest.approx(0.8)}
+    assert by_snr["0-5"] == {"count": 2, "pesq": 2.5, "stoi": pytest.approx(0.8), "stoi_failed": 1}
+    assert "stoi_failed" not in by_snr["5-10"]
 
     by_both = stats.summarize(("snr", "uf"))
     assert by_both[("0-5", 1.0)]["pesq"] == 3.0
     assert math.isnan(by_both[("0-5", 1.0)]["stoi"])  # only NaN values: NaN mean
+    assert "(1 failed)" in stats.to_markdown("snr")
 
     stats.clear()
     assert len(stats) == 0 and stats.summarize() == {}

@@ -83,9 +83,22 @@ def test_from_denoiser_overrides_and_bad_state():
 
 def test_every_uf_shares_one_set_of_weights(small):
     x = torch.randn(1, 4000)
+    storage = {name: value.data_ptr() for name, value in small.state_dict().items()}
     with torch.no_grad():
         outputs = {uf: small(x, uf)[0] for uf in small.ufs}
-    assert len({tuple(small.state_dict().keys())}) == 1
+    assert {name: value.data_ptr() for name, value in small.state_dict().items()} == storage
+    # the same parameter tensors train at every UF; a narrower UF reaches fewer of their entries
+    used = {}
+    for uf in small.ufs:
+        small.zero_grad()
+        small(x, uf)[0].pow(2).sum().backward()
+        used[uf] = {name: int(p.grad.ne(0).sum()) for name, p in small.named_parameters()
+                    if p.grad is not None}
+    small.zero_grad()
+    assert all(set(used[uf]) == set(used[1.0]) for uf in small.ufs)
+    for narrow, wide in zip(small.ufs, small.ufs[1:]):
+        assert used[narrow]["encoder.1.conv.weight"] < used[wide]["encoder.1.conv.weight"]
+        assert sum(used[narrow].values()) < sum(used[wide].values()), (narrow, wide)
     for uf in (0.125, 0.25, 0.5):
         assert not torch.allclose(outputs[uf], outputs[1.0])
     macs = [int(small(x, uf)[1]["macs"]) for uf in small.ufs]

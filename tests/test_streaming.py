@@ -21,7 +21,8 @@ from speechbrain_slim.lobes.slim_demucs import SlimDemucs
 from speechbrain_slim.routing import route
 from speechbrain_slim.streaming import StreamingEnhancer
 
-TOLERANCE = 1e-4
+# streaming == offline to float rounding: measured up to 4.2e-7 here (README: 4.8e-7, shipped model)
+TOLERANCE = 1e-6
 HUB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hub",
                    "slim-demucs-embedded")
 
@@ -222,7 +223,10 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="'raise' or 'zero'"):
         StreamingEnhancer(model, uf=0.5, nonfinite="skip")
     assert streamer.feed(torch.randn(1, 100)).dim() == 2  # [1, time] in, [1, time] out
-    assert streamer.feed(np.zeros(50, dtype="float32")).shape[0] >= 0  # arrays work too
+    chunk = torch.randn(3000)
+    from_tensor = StreamingEnhancer(model, uf=0.5).feed(chunk)
+    from_array = StreamingEnhancer(model, uf=0.5).feed(chunk.numpy())  # arrays work too
+    assert from_tensor.numel() > 0 and torch.equal(torch.as_tensor(from_array), from_tensor)
     streamer.flush()
     with pytest.raises(RuntimeError, match="reset"):
         streamer.feed(torch.randn(10))
