@@ -11,7 +11,32 @@ benchmarks) pins ``torch==1.5``-era dependencies, so ``make`` installs it with
 ``pip install --no-deps denoiser==0.1.5`` instead of listing it in ``[dev]``.
 """
 
+import os
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+# The shipped model (the CLI's and the demo's default) lives once in the repository, in
+# hub/; a built package carries a copy inside speechbrain_slim/pretrained/ so that an
+# installed speechbrain-slim finds it without the checkout (speechbrain_slim.pretrained).
+SHIPPED_MODEL = os.path.join("hub", "slim-demucs-real")
+PACKAGED_MODEL = os.path.join("speechbrain_slim", "pretrained", "slim-demucs-real")
+
+
+class BuildPyWithModel(build_py):
+    """``build_py`` that also copies the files of ``hub/slim-demucs-real`` into the package."""
+
+    def run(self):
+        super().run()
+        if not os.path.isfile(os.path.join(SHIPPED_MODEL, "hyperparams.yaml")):
+            raise FileNotFoundError(f"{SHIPPED_MODEL} has no hyperparams.yaml: build from a "
+                                    "complete checkout or sdist (it holds the shipped model)")
+        target = os.path.join(self.build_lib, PACKAGED_MODEL)
+        self.mkpath(target)
+        for name in sorted(os.listdir(SHIPPED_MODEL)):
+            if os.path.isfile(os.path.join(SHIPPED_MODEL, name)):
+                self.copy_file(os.path.join(SHIPPED_MODEL, name), os.path.join(target, name))
+
 
 PEERS = [
     "pyrnnoise>=0.4.5",
@@ -47,6 +72,7 @@ setup(
         "huggingface_hub>=0.20",
         "tqdm>=4.60",
     ],
+    cmdclass={"build_py": BuildPyWithModel},
     entry_points={"console_scripts": ["speechbrain-slim=speechbrain_slim.cli:main"]},
     extras_require={
         # DNSMOS (P.835/P.808) scores: speechmos ships its ONNX models but does not
@@ -59,6 +85,8 @@ setup(
         "corpus": CORPUS,
         "dev": [
             "pytest>=7",
+            # tests/test_wheel.py builds the wheel with it (bdist_wheel is built in since 70.1).
+            "setuptools>=70.1",
             "ruff>=0.4",
             "matplotlib>=3.5",
             "speechmos>=0.0.1",

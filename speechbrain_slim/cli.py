@@ -17,8 +17,10 @@ parameters and MACs per UF of a model. ``stream`` runs one file through the
 streaming enhancer (:mod:`speechbrain_slim.streaming`) in chunks of ``--chunk-ms``
 as a live input would arrive, and prints the latency, real-time factor and mean
 UF; ``IN = mic`` records ``--seconds`` from the microphone instead (needs the
-optional ``sounddevice`` package). ``--source`` defaults to :data:`DEFAULT_SOURCE`,
-the model folder shipped with the repository.
+optional ``sounddevice`` package). ``--source`` defaults to :data:`DEFAULT_SOURCE`:
+``$SPEECHBRAIN_SLIM_MODEL`` (a model folder or Hub repo id) when set, else the shipped model
+(in the installed package, or ``hub/slim-demucs-real`` in a checkout;
+:mod:`speechbrain_slim.pretrained`).
 
 Safe by default. A model folder is data: a ``hyperparams.yaml`` that names other code
 than speechbrain-slim's model classes is refused unless ``--trust-remote-code`` is
@@ -42,11 +44,11 @@ import sys
 import time
 import warnings
 
+from speechbrain_slim.pretrained import ENV_VAR, default_source
+
 __all__ = ["DEFAULT_SOURCE", "AUDIO_EXTENSIONS", "main", "find_audio", "load_enhancer", "stream"]
 
-DEFAULT_SOURCE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hub", "slim-demucs-real"
-)
+DEFAULT_SOURCE = default_source()  # read once, when the command starts
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au", ".mp3", ".opus")
 
 
@@ -80,7 +82,8 @@ def load_enhancer(source=None, device="cpu", savedir=None, trust_remote_code=Fal
     source = source or DEFAULT_SOURCE
     looks_local = os.path.isabs(source) or source.startswith(".") or source.count("/") != 1
     if not os.path.isdir(source) and looks_local:
-        hint = " (the shipped model folder; pass --source)" if source == DEFAULT_SOURCE else ""
+        hint = (f" (the default model; pass --source or set {ENV_VAR})"
+                if source == DEFAULT_SOURCE else "")
         raise FileNotFoundError(f"model folder {source} does not exist{hint}")
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "hyperparams.yaml")):
         raise FileNotFoundError(f"{source} has no hyperparams.yaml: not a model folder")

@@ -4,8 +4,9 @@ Loads the shipped model (:data:`speechbrain_slim.cli.DEFAULT_SOURCE`) with
 :class:`EnhanceSlim`, enhances its example file and the five real test mixtures shipped in
 ``speechbrain_slim/data/real_demo`` (real voices and real noises the model never heard in
 training, one per test SNR) with the router deciding (``uf="auto"``), writes the enhanced
-files to ``demo_out/`` and prints, per file, the mean UF, the MACs spent, the real-time
-factor and PESQ / SI-SDR before and after; then the same averages for every static UF.
+files to ``demo_out/`` in the current folder and prints, per file, the mean UF, the MACs
+spent, the real-time factor and PESQ / SI-SDR before and after; then the same averages for
+every static UF. Installed from a wheel, it runs as ``python -m speechbrain_slim.demo``.
 
 Authors
  * speechbrain-slim contributors 2026
@@ -23,8 +24,7 @@ import torch
 
 from speechbrain_slim.cli import DEFAULT_SOURCE
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "demo_out"
+DEFAULT_OUT = Path("demo_out")  # in the current folder (the repository's for `make demo`)
 DEMO_MIXTURES = Path(__file__).resolve().parent / "data" / "real_demo"
 
 
