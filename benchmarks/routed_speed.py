@@ -48,7 +48,7 @@ TRACKS = {
 }
 
 
-def random_track(ufs, frames, mean_run, probs, generator):
+def switching_track(ufs, frames, mean_run, probs, generator):
     """A ``[1, frames]`` track: geometric runs of mean ``mean_run`` (None: i.i.d. frames).
 
     Arguments
@@ -102,7 +102,7 @@ def run(seconds=10.0, repeats=5, hparams=HPARAMS):
     noisy = torch.randn(1, int(seconds * 16000)) * 0.1
     frames = model.bottleneck_frames(noisy.shape[-1])
     tracks = {
-        name: random_track(model.ufs, frames, mean_run, probs, generator)
+        name: switching_track(model.ufs, frames, mean_run, probs, generator)
         for name, (mean_run, probs, _) in TRACKS.items()
     }
     candidates = {f"static {uf:g}": (lambda uf=uf: model(noisy, uf)) for uf in model.ufs}

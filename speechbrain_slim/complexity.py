@@ -218,7 +218,7 @@ def parameters_at(model, uf=1.0):
     True
     """
     halves = 2 if model.glu else 1
-    total = sum(p.numel() for p in model.lstm.parameters())
+    total = sum(p.numel() for p in model.bottleneck.parameters())
     for in_channels, channels in model.widths:
         width = active_channels(channels, uf)
         total += in_channels * width * model.kernel_size + width  # strided conv

@@ -446,11 +446,11 @@ def export_static(model, uf):
         state[f"decoder.{index}.conv_tr.weight"] = block.conv_tr.reference_weight()[:width]
         state[f"decoder.{index}.conv_tr.bias"] = block.conv_tr.bias
     if model.bottleneck_type == "lstm":
-        source = {f"lstm.{k}": v for k, v in model.lstm.lstm.state_dict().items()}
+        source = {f"lstm.{k}": v for k, v in model.bottleneck.lstm.state_dict().items()}
     else:
-        source = {f"grus.{k}": v for k, v in model.lstm.grus.state_dict().items()}
-    if model.lstm.linear is not None:
-        source.update({f"linear.{k}": v for k, v in model.lstm.linear.state_dict().items()})
+        source = {f"grus.{k}": v for k, v in model.bottleneck.grus.state_dict().items()}
+    if model.bottleneck.linear is not None:
+        source.update({f"linear.{k}": v for k, v in model.bottleneck.linear.state_dict().items()})
     state.update({f"bottleneck.{k}": v for k, v in source.items()})
 
     reference = next(model.parameters())

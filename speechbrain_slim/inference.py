@@ -408,8 +408,9 @@ class EnhanceSlim(Pretrained):
         if path is None:
             return
         state = torch.load(path, map_location="cpu", weights_only=True)
-        expected = set(self.mods.enhance_model.state_dict())
-        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+        # loading again (the same tensors) applies the model's key remaps of older checkpoints
+        result = self.mods.enhance_model.load_state_dict(state, strict=False)
+        missing, unexpected = sorted(result.missing_keys), sorted(result.unexpected_keys)
         if missing or unexpected:
             raise RuntimeError(
                 f"checkpoint {path} does not match the model of hyperparams.yaml: "

@@ -569,9 +569,9 @@ class StreamingEnhancer:
         self._decoders = [_DecoderLevel(block, ufs) for block in model.decoder][::-1]
         self._ratios = [model.stride ** (model.depth - 1 - level) for level in range(model.depth)]
         if model.bottleneck_type == "lstm":
-            self._bottleneck = _LSTMSteps(model.lstm)
+            self._bottleneck = _LSTMSteps(model.bottleneck)
         else:
-            self._bottleneck = _GroupedGRUSteps(model.lstm)
+            self._bottleneck = _GroupedGRUSteps(model.bottleneck)
         self._router = None
         if self.mode != "fixed":
             cap = self.value if self.mode == "cap" else None

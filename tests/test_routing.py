@@ -6,8 +6,7 @@ import torch
 from speechbrain_slim.complexity import HookMacCounter, count_macs
 from speechbrain_slim.lobes.router import DiagonalGRU, Router
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
-from speechbrain_slim.routing import decide, parse_uf, route
-from speechbrain_slim.routing import random_track as random_uf_runs
+from speechbrain_slim.routing import decide, parse_uf, random_track, route
 
 UFS = (0.125, 0.25, 0.5, 1.0)
 
@@ -20,7 +19,8 @@ def pair():
     return model, router
 
 
-def random_track(model, batch, length, seed=0):
+def iid_track(model, batch, length, seed=0):
+    """A track whose every frame takes a UF drawn independently (the hardest case)."""
     generator = torch.Generator().manual_seed(seed)
     frames = model.bottleneck_frames(length)
     index = torch.randint(0, len(model.ufs), (batch, frames), generator=generator)
@@ -43,7 +43,7 @@ def test_each_frame_is_computed_at_its_own_width(pair, grad):
     """The MACs counted during a routed pass equal the track's analytic MACs."""
     model, _ = pair
     length = 7000
-    track = random_track(model, 2, length)
+    track = iid_track(model, 2, length)
     with HookMacCounter(model) as counter, torch.set_grad_enabled(grad):
         _, info = model(torch.randn(2, length), track)
     expected = [count_macs(model, length, item) for item in track]
@@ -174,7 +174,7 @@ def test_efficiency_loss_moves_the_routers_mean_uf_to_the_target(pair):
 
 def test_random_tracks_mix_every_uf_in_runs_of_the_mean_length():
     ufs = (0.125, 0.25, 0.5, 1.0)
-    track = random_uf_runs(64, 400, ufs, mean_run=8.0, generator=torch.Generator().manual_seed(0))
+    track = random_track(64, 400, ufs, mean_run=8.0, generator=torch.Generator().manual_seed(0))
     shares = torch.stack([(track == uf).float().mean() for uf in ufs])
     assert torch.allclose(shares, torch.full((4,), 0.25), atol=0.03)
     changes = (track[:, 1:] != track[:, :-1]).float().mean()

@@ -228,3 +228,15 @@ def test_bad_config_is_rejected():
         SlimDemucs(bottleneck="transformer")
     with pytest.raises(ValueError, match="groups"):
         SlimDemucs(hidden=6, depth=1, bottleneck="grouped_gru", gru_groups=4)
+
+
+def test_checkpoints_with_the_old_bottleneck_name_load(small):
+    """Checkpoints written before the rename (``lstm.*`` for any bottleneck type) load."""
+    legacy = {key.replace("bottleneck.", "lstm.", 1): value
+              for key, value in small.state_dict().items()}
+    assert any(key.startswith("lstm.grus.") for key in legacy)
+    fresh = SlimDemucs(hidden=8, depth=3, bottleneck="grouped_gru", gru_groups=2).eval()
+    fresh.load_state_dict(legacy)  # strict
+    x = torch.randn(1, 4000)
+    with torch.no_grad():
+        assert torch.equal(fresh(x, 0.5)[0], small(x, 0.5)[0])

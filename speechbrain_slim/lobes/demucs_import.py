@@ -120,7 +120,7 @@ def denoiser_weights(model, model_or_state_dict):
         layer.load_reference_weight(weight, bias)
         used.update((prefix + ".weight", prefix + ".bias"))
     lstm_state = {k: v for k, v in state.items() if k.startswith("lstm.")}
-    model.lstm.load_state_dict({k[len("lstm.") :]: v for k, v in lstm_state.items()})
+    model.bottleneck.load_state_dict({k[len("lstm.") :]: v for k, v in lstm_state.items()})
     used.update(lstm_state)
     unexpected = sorted(set(state) - used)
     if unexpected:
@@ -135,6 +135,6 @@ def to_denoiser_state_dict(model):
     for prefix, layer in _pairs(model):
         state[prefix + ".weight"] = layer.reference_weight().detach().clone()
         state[prefix + ".bias"] = layer.bias.detach().reshape(-1).clone()
-    for key, value in model.lstm.state_dict().items():
+    for key, value in model.bottleneck.state_dict().items():
         state["lstm." + key] = value.clone()
     return state

@@ -425,6 +425,14 @@ class DecoderBlock(nn.Module):
                     out[item, start + tap : stop + tap] += taps[low - begin : high - begin, tap]
 
 
+def _rename_legacy_keys(module, state_dict, prefix, *args):
+    """Checkpoints written before the bottleneck module was named ``bottleneck`` (it was
+    ``lstm``, whatever its type) load under the new name."""
+    old = prefix + "lstm."
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[prefix + "bottleneck." + key[len(old):]] = state_dict.pop(key)
+
+
 class SlimDemucs(nn.Module):
     """DEMUCS whose encoder/decoder blocks run at any utilization factor of ``ufs``.
 
@@ -574,10 +582,12 @@ class SlimDemucs(nn.Module):
         )
         bottleneck_width = self.widths[-1][1]
         if bottleneck == "lstm":
-            self.lstm = LSTMBottleneck(bottleneck_width, bottleneck_layers, not causal)
+            self.bottleneck = LSTMBottleneck(bottleneck_width, bottleneck_layers, not causal)
         else:
-            self.lstm = GroupedGRU(bottleneck_width, gru_groups, bottleneck_layers, not causal)
+            self.bottleneck = GroupedGRU(bottleneck_width, gru_groups, bottleneck_layers,
+                                         not causal)
         self.resampler = SincResampler(resample)
+        self.register_load_state_dict_pre_hook(_rename_legacy_keys)
         if rescale:
             self._rescale(rescale)
 
@@ -754,7 +764,7 @@ class SlimDemucs(nn.Module):
         for block, level_uf, gate in zip(self.encoder, per_level, gates):
             x = block(x, level_uf, gate)
             skips.append(x)
-        x = self.lstm(x)
+        x = self.bottleneck(x)
         for block, level_uf, gate in zip(self.decoder, per_level[::-1], gates[::-1]):
             x = block(x, skips.pop(), level_uf, gate)
 
