@@ -5,6 +5,8 @@
     speechbrain-slim enhance IN [IN ...] -o OUT_DIR [--uf auto|0.25|max=0.5]
                      [--source hub/... | ORG/NAME] [--device cpu|cuda] [--threads N]
                      [--in-place] [--strict] [--trust-remote-code]
+                     [--batch-size B] [--resume] [--replace NAME=VALUE] [--audio-key wav]
+    torchrun --nproc_per_node=N -m speechbrain_slim.cli enhance IN [IN ...] -o OUT_DIR ...
     speechbrain-slim info [--source ...]
     speechbrain-slim stream IN|mic -o OUT [--uf ...] [--source ...] [--chunk-ms 16]
 
@@ -20,7 +22,9 @@ UF; ``IN = mic`` records ``--seconds`` from the microphone instead (needs the
 optional ``sounddevice`` package). ``--source`` defaults to :data:`DEFAULT_SOURCE`:
 ``$SPEECHBRAIN_SLIM_MODEL`` (a model folder or Hub repo id) when set, else the shipped model
 (in the installed package, or ``hub/slim-demucs-real`` in a checkout;
-:mod:`speechbrain_slim.pretrained`).
+:mod:`speechbrain_slim.pretrained`). Under ``torchrun``, with data manifests (``.csv`` /
+``.json`` inputs), ``--batch-size`` > 1 or ``--resume``, ``enhance`` runs sharded, batched
+and resumable (:mod:`speechbrain_slim.corpus_enhance`).
 
 Safe by default. A model folder is data: a ``hyperparams.yaml`` that names other code
 than speechbrain-slim's model classes is refused unless ``--trust-remote-code`` is
@@ -145,6 +149,10 @@ def enhance(args):
     import soundfile as sf
     from tqdm import tqdm
 
+    from speechbrain_slim import corpus_enhance
+
+    if corpus_enhance.wanted(args):  # torchrun, manifests, batches, --resume
+        return corpus_enhance.run(args)
     files = find_audio(args.inputs)
     if not files:
         raise FileNotFoundError(f"no audio files in {args.inputs}")
@@ -353,6 +361,9 @@ def parser():
     enhance_parser.add_argument("--strict", action="store_true",
                                 help="refuse truncated or damaged files instead of enhancing "
                                      "what they hold")
+    from speechbrain_slim.corpus_enhance import add_arguments
+
+    add_arguments(enhance_parser)  # corpus mode: torchrun shards, batches, manifests, resume
     return main_parser
 
 
