@@ -19,6 +19,8 @@ import math
 
 import torch
 
+from speechbrain_slim.waveforms import as_batch_of_waveforms
+
 __all__ = ["parse_uf", "decide", "route", "router_logits", "random_track"]
 
 
@@ -145,9 +147,7 @@ def router_logits(model, router, noisy):
             f"router (ufs {selector.ufs}, stride {selector.frame_stride}) does not match the "
             f"model (ufs {backbone.ufs}, stride {backbone.total_stride})"
         )
-    from speechbrain_slim.lobes.slim_demucs import _as_batch_of_waveforms
-
-    mix = _as_batch_of_waveforms(noisy)
+    mix = as_batch_of_waveforms(noisy)
     std = backbone.input_scale(mix)
     features = mix if std is None else mix / (backbone.floor + std)
     return router(features, backbone.bottleneck_frames(mix.shape[-1])), mix, std

@@ -3,9 +3,11 @@
 import pytest
 import torch
 
-import speechbrain_slim.lobes.slim_demucs as slim_demucs
 from speechbrain_slim.complexity import HookMacCounter, count_macs
-from speechbrain_slim.lobes.slim_demucs import DecoderBlock, EncoderBlock, SlimDemucs, track_plan
+from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+from speechbrain_slim.nnet import track_planner
+from speechbrain_slim.nnet.demucs_blocks import DecoderBlock, EncoderBlock
+from speechbrain_slim.nnet.track_planner import track_plan
 
 UFS = (0.125, 0.25, 0.5, 1.0)
 
@@ -35,8 +37,8 @@ def run_track(batch, frames, mean_run, seed):
 @pytest.fixture(params=list(PATHS))
 def path(request, monkeypatch):
     work, chunk = PATHS[request.param]
-    monkeypatch.setattr(slim_demucs, "_SLICE_WORK", work)
-    monkeypatch.setattr(slim_demucs, "_chunk_frames", lambda width: chunk)
+    monkeypatch.setattr(track_planner, "SLICE_WORK", work)
+    monkeypatch.setattr(track_planner, "chunk_frames", lambda width: chunk)
     return request.param
 
 
@@ -95,8 +97,8 @@ def test_routed_model_counts_each_frame_at_its_width(mode, monkeypatch):
         constant = [model(x, uf)[0] for uf in UFS]
     if mode in MODEL_PATHS:
         work, chunk = MODEL_PATHS[mode]
-        monkeypatch.setattr(slim_demucs, "_SLICE_WORK", work)
-        monkeypatch.setattr(slim_demucs, "_chunk_frames", lambda width: chunk)
+        monkeypatch.setattr(track_planner, "SLICE_WORK", work)
+        monkeypatch.setattr(track_planner, "chunk_frames", lambda width: chunk)
     with HookMacCounter(model) as counter, torch.set_grad_enabled(mode == "autograd"):
         enhanced, info = model(x, track)
     expected = [count_macs(model, length, item) for item in track]

@@ -16,413 +16,21 @@ Authors
 """
 
 import math
-from typing import NamedTuple, Optional
 
 import torch
 from torch import nn
 
+from speechbrain_slim.nnet.demucs_blocks import DecoderBlock, EncoderBlock
 from speechbrain_slim.nnet.recurrent import GroupedGRU, LSTMBottleneck
 from speechbrain_slim.nnet.resample import SincResampler
 from speechbrain_slim.nnet.slimmable import SlimConv1d, SlimConvTranspose1d, SlimPointwise
+from speechbrain_slim.nnet.track_planner import track_plan
+from speechbrain_slim.waveforms import as_batch_of_waveforms
 
-__all__ = ["EncoderBlock", "DecoderBlock", "SlimDemucs", "track_plan"]
+# EncoderBlock, DecoderBlock and track_plan are re-exported: they were defined here.
+__all__ = ["EncoderBlock", "DecoderBlock", "SlimDemucs", "track_plan", "running_mean"]
 
 DEFAULT_UFS = (0.125, 0.25, 0.5, 1.0)
-
-
-def frame_runs(frames, chunk):
-    """Splits a block's frames into ``(start, end)`` runs of at most ``chunk`` frames.
-
-    Without autograd, runs of a few thousand frames keep every temporary in cache,
-    which makes a slimmed block several times faster than one pass over the whole
-    signal; with autograd one run avoids needless graph nodes.
-
-    Example
-    -------
-    >>> frame_runs(10, chunk=4)
-    [(0, 4), (4, 8), (8, 10)]
-    """
-    return [(start, min(start + chunk, frames)) for start in range(0, frames, chunk)]
-
-
-class TrackPlan(NamedTuple):
-    """How a block computes the frames of a UF track (see :func:`track_plan`).
-
-    Attributes
-    ----------
-    runs : list of (int, int, int, float)
-        ``(item, start, end, uf)``: frames ``start:end`` of batch item ``item``, all at
-        ``uf``, computed as one slice of the block's input.
-    rows : torch.Tensor
-        Flattened indices (``item * frames + frame``) of the gathered frames, span by
-        span, grouped by UF within a span, ascending within a UF.
-    spans : list of (int, int, int, list)
-        ``(begin, end, first, groups)``: flattened frames ``begin:end`` are gathered,
-        as ``rows[first:first + end - begin]``; ``groups`` holds ``(a, b, uf)``:
-        ``rows[a:b]`` are computed together at ``uf``.
-    local : torch.Tensor or None
-        ``[batch * frames]``: the position of each gathered frame within its span's
-        rows, so ``results.index_select(0, local[begin:end])`` puts a span's results
-        (in ``rows`` order) back in frame order.
-    """
-
-    runs: list
-    rows: Optional[torch.Tensor]
-    spans: list
-    local: Optional[torch.Tensor]
-
-
-def track_plan(track, chunk, min_run=None, span=None):
-    """Plans a block's pass along a ``[batch, frames]`` UF track.
-
-    The flattened frames are cut into spans of ``span`` frames. A span whose runs
-    are long is computed run by run, each run as a slice of the block's input (no
-    gather, no scatter), at most ``chunk`` frames at a time. In a span whose runs
-    are short, the frames of each UF are gathered and computed together (at most
-    ``chunk`` at a time), so a track that switches often costs a few GEMMs per UF
-    rather than a few per run; temporaries stay as small as a static pass's.
-    Either way, frames routed to a small UF never touch the wider channels. The
-    track is piecewise constant, so planning works run by run: only the final
-    gather indices have one entry per frame.
-
-    Arguments
-    ---------
-    track : torch.Tensor
-        ``[batch, frames]`` UF of every frame.
-    chunk : int
-        Largest number of frames computed together.
-    min_run : int, optional
-        A span is computed run by run when its runs outnumber its UFs by at most
-        ``frames_in_span / min_run`` (``None``: every span is gathered).
-    span : int, optional
-        Frames per span (default ``chunk``).
-
-    Returns
-    -------
-    TrackPlan
-
-    Example
-    -------
-    >>> track = torch.tensor([[0.5, 0.5, 0.5, 1.0, 1.0, 0.5], [1.0, 0.5, 1.0, 0.5, 1.0, 1.0]])
-    >>> plan = track_plan(track, chunk=4, min_run=3, span=6)
-    >>> plan.runs
-    [(0, 0, 3, 0.5), (0, 3, 5, 1.0), (0, 5, 6, 0.5)]
-    >>> plan.spans, plan.rows.tolist()
-    ([(6, 12, 0, [(0, 2, 0.5), (2, 6, 1.0)])], [7, 9, 6, 8, 10, 11])
-    >>> plan.local[6:].tolist()
-    [2, 0, 3, 1, 4, 5]
-    """
-    batch, frames = track.shape
-    total = batch * frames
-    device = track.device
-    starts = torch.ones(batch, frames, dtype=torch.bool, device=device)
-    starts[:, 1:] = track[:, 1:] != track[:, :-1]
-    starts = starts.view(-1).nonzero().flatten()
-    values = sorted(set(track.reshape(-1)[starts].tolist()))
-    key = torch.searchsorted(track.new_tensor(values), track.reshape(-1)[starts])
-    # pieces: runs cut at span boundaries (runs never cross batch items)
-    span = min(span or chunk, total)
-    cuts = torch.arange(0, total, span, device=device)
-    piece_starts = torch.unique(torch.cat([starts, cuts]))
-    lengths = torch.diff(piece_starts, append=piece_starts.new_tensor([total]))
-    piece_key = key[torch.searchsorted(starts, piece_starts, right=True) - 1]
-    piece_span = piece_starts // span
-    bucket = piece_span * len(values) + piece_key
-    frames_in = torch.full_like(cuts, span)
-    frames_in[-1] = total - cuts[-1]
-    if min_run is None:
-        sliced = torch.zeros_like(cuts, dtype=torch.bool)
-    else:
-        pieces_in = torch.bincount(piece_span, minlength=len(cuts))
-        present = torch.zeros(len(cuts) * len(values), dtype=torch.long, device=device)
-        ufs_in = present.index_fill_(0, bucket, 1).view(len(cuts), -1).sum(1)
-        sliced = (pieces_in - ufs_in) * min_run <= frames_in
-    runs = []
-    by_run = sliced[piece_span]
-    for first, length, index in zip(
-        piece_starts[by_run].tolist(), lengths[by_run].tolist(), piece_key[by_run].tolist()
-    ):
-        item, first = divmod(first, frames)
-        runs += [(item, a, b, values[index]) for a, b in _even_pieces(first, length, chunk)]
-    if bool(sliced.all()):
-        return TrackPlan(runs, None, [], None)
-    gathered = ~by_run
-    order = torch.argsort(bucket[gathered], stable=True)
-    sorted_starts, sorted_lengths = piece_starts[gathered][order], lengths[gathered][order]
-    offsets = torch.cumsum(sorted_lengths, 0) - sorted_lengths
-    rows = torch.repeat_interleave(sorted_starts - offsets, sorted_lengths)
-    rows += torch.arange(len(rows), device=device)
-    # local position of frame r of a gathered piece: offset - span's first offset + r - start
-    span_first = torch.cumsum(frames_in * ~sliced, 0) - frames_in * ~sliced
-    base = piece_starts.clone()
-    base_gathered = torch.empty_like(offsets)
-    base_gathered[order] = offsets
-    base[gathered] = base_gathered - span_first[piece_span[gathered]]
-    local = torch.repeat_interleave(base - piece_starts, lengths)
-    local += torch.arange(total, device=device)
-    counts = torch.zeros(len(cuts) * len(values), dtype=lengths.dtype, device=device)
-    counts = counts.index_add_(0, bucket, lengths).view(len(cuts), -1).tolist()
-    spans = []
-    for index, (span_counts, is_sliced, first) in enumerate(
-        zip(counts, sliced.tolist(), span_first.tolist())
-    ):
-        if is_sliced:
-            continue
-        groups, last = [], first
-        for uf, count in zip(values, span_counts):
-            groups += [(a, b, uf) for a, b in _even_pieces(last, count, chunk)]
-            last += count
-        spans.append((index * span, index * span + last - first, first, groups))
-    return TrackPlan(runs, rows, spans, local)
-
-
-def _even_pieces(first, count, chunk):
-    """Cuts ``first:first + count`` into even ``(start, end)`` pieces of at most ``chunk``."""
-    if not count:
-        return []
-    pieces = -(-count // chunk)
-    bounds = [first + piece * count // pieces for piece in range(pieces + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-def _block_plan(track, block_width):
-    """The plan of a block of ``block_width`` along ``track``.
-
-    The encoder and decoder blocks of a level get one track tensor and have the same
-    width: SlimDemucs marks the per-level tracks it makes (fresh tensors, never
-    changed), and the first block's plan is kept on the tensor for the second.
-    """
-    chunk = _chunk_frames(block_width)
-    key = (chunk, _min_run(block_width), _SPAN_CHUNKS)
-    cached = getattr(track, _PLAN_ATTRIBUTE, False)
-    if cached and cached[0] == key:
-        return cached[1]
-    plan = track_plan(track, chunk, key[1], _SPAN_CHUNKS * chunk)
-    if cached is not False:
-        setattr(track, _PLAN_ATTRIBUTE, (key, plan))
-    return plan
-
-
-def _chunk_frames(block_width):
-    if torch.is_grad_enabled():
-        return 1 << 62
-    return max(64, (1 << 17) // block_width)
-
-
-def _min_run(block_width):
-    """Frames that pay for one more call (``None`` with autograd: gather, fewer graph nodes)."""
-    if torch.is_grad_enabled():
-        return None
-    return max(1, _SLICE_WORK // block_width)
-
-
-_PLAN_ATTRIBUTE = "_slim_demucs_plan"
-# Frames x channels whose gather and scatter cost about one more call of a block's layers.
-_SLICE_WORK = 1 << 14
-# Spans of this many chunks: in a gathered span, each UF's group is then about a chunk.
-_SPAN_CHUNKS = 2
-
-
-class EncoderBlock(nn.Module):
-    """``Conv1d(chin, C, K, S) -> ReLU -> Conv1d(C, 2C, 1) -> GLU``, slimmed inside.
-
-    Arguments
-    ---------
-    in_channels : int
-        Block input width (never slimmed).
-    channels : int
-        Block width ``C`` (its output width; the internal width is slimmed).
-    kernel_size : int
-        Kernel size of the strided conv.
-    stride : int
-        Stride of the strided conv.
-    glu : bool
-        GLU after the 1x1 conv (else ReLU, with a ``C``-wide 1x1 conv).
-
-    Example
-    -------
-    >>> block = EncoderBlock(1, 32, 8, 4)
-    >>> block(torch.randn(2, 40, 1), uf=0.25).shape
-    torch.Size([2, 9, 32])
-    """
-
-    def __init__(self, in_channels, channels, kernel_size, stride, glu=True):
-        super().__init__()
-        self.channels = channels
-        self.conv = SlimConv1d(in_channels, channels, kernel_size, stride, slim_out=True)
-        self.pointwise = SlimPointwise(
-            channels, channels, slim_in=True, activation="glu" if glu else "relu"
-        )
-
-    def _encode(self, x, uf):
-        hidden = self.conv(x, uf)
-        hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
-        return self.pointwise(hidden, uf)
-
-    def forward(self, x, uf=1.0, gate=None):
-        """Encodes ``x`` [batch, time, in] into [batch, frames, channels].
-
-        ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates).
-        """
-        if isinstance(uf, torch.Tensor):
-            return self._encode_track(x, uf, gate)
-        frames = self.conv.frames(x.shape[1])
-        runs = frame_runs(frames, _chunk_frames(self.channels))
-        if len(runs) == 1:
-            return self._encode(x, uf)
-        stride, kernel = self.conv.stride, self.conv.kernel_size
-        out = x.new_empty(x.shape[0], frames, self.channels)
-        for start, end in runs:
-            out[:, start:end] = self._encode(x[:, start * stride : (end - 1) * stride + kernel], uf)
-        return out
-
-    def _encode_track(self, x, track, gate):
-        """Per-frame widths: long runs are computed as slices, other frames gathered by UF."""
-        batch, frames = track.shape
-        grad = torch.is_grad_enabled()
-        plan = _block_plan(track, self.channels)
-        stride, kernel = self.conv.stride, self.conv.kernel_size
-        out = x.new_empty(batch, frames, self.channels)
-        for item, start, end, uf in plan.runs:
-            hidden = self.conv(x[item : item + 1, start * stride : (end - 1) * stride + kernel], uf)
-            hidden = torch.relu(hidden) if grad else hidden.relu_()
-            if gate is not None:
-                hidden = hidden * gate[item, start:end].view(1, -1, 1)
-            out[item, start:end] = self.pointwise(hidden, uf)[0]
-        if not plan.spans:
-            return out
-        blocks, _ = self.conv.input_blocks(x)
-        blocks = blocks.reshape(-1, blocks.shape[-1])
-        # frame n of item b starts at block b * (frames + taps - 1) + n
-        first_blocks = plan.rows + plan.rows // frames * (self.conv.taps - 1)
-        flat_gate = None if gate is None else gate.reshape(-1)
-        flat_out = out.view(batch * frames, self.channels)
-        for begin, end, first, groups in plan.spans:
-            gathered = x.new_empty(end - begin, self.channels)
-            for a, b, uf in groups:
-                hidden = self.conv.gathered_frames(blocks, first_blocks[a:b], uf)
-                hidden = torch.relu(hidden) if grad else hidden.relu_()
-                if gate is not None:
-                    hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).unsqueeze(-1)
-                gathered[a - first : b - first] = self.pointwise(hidden.unsqueeze(0), uf)[0]
-            if grad:  # a scatter whose backward is a gather
-                flat_out.index_copy_(0, plan.rows[first : first + end - begin], gathered)
-            else:
-                torch.index_select(gathered, 0, plan.local[begin:end], out=flat_out[begin:end])
-        return out
-
-
-class DecoderBlock(nn.Module):
-    """``Conv1d(C, 2C, 1) -> GLU -> ConvTranspose1d(C, chout, K, S) (-> ReLU)``, slimmed inside.
-
-    The block adds its skip connection to its input itself (``x + skip``), run by
-    run, so the sum never exists at full length.
-
-    Arguments
-    ---------
-    channels : int
-        Block input width ``C`` (never slimmed; the internal width is).
-    out_channels : int
-        Block output width.
-    kernel_size : int
-        Kernel size of the transposed conv.
-    stride : int
-        Stride of the transposed conv.
-    glu : bool
-        GLU after the 1x1 conv (else ReLU).
-    relu : bool
-        ReLU on the output (all decoder blocks but the last).
-
-    Example
-    -------
-    >>> block = DecoderBlock(32, 1, 8, 4, relu=False)
-    >>> x, skip = torch.randn(2, 9, 32), torch.randn(2, 11, 32)
-    >>> block(x, skip, uf=0.25).shape
-    torch.Size([2, 40, 1])
-    """
-
-    def __init__(self, channels, out_channels, kernel_size, stride, glu=True, relu=True):
-        super().__init__()
-        self.channels = channels
-        self.pointwise = SlimPointwise(
-            channels, channels, slim_out=True, activation="glu" if glu else "relu"
-        )
-        self.conv_tr = SlimConvTranspose1d(
-            channels, out_channels, kernel_size, stride, slim_in=True
-        )
-        self.relu = relu
-
-    def forward(self, x, skip, uf=1.0, gate=None):
-        """Decodes ``x + skip`` ([batch, frames, channels]; ``skip`` may be longer).
-
-        ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates).
-        """
-        batch, frames = x.shape[:2]
-        conv = self.conv_tr
-        out = conv.output_buffer(batch, frames)
-        if isinstance(uf, torch.Tensor):
-            self._decode_track(x, skip, uf, gate, out)
-        else:
-            for start, end in frame_runs(frames, _chunk_frames(self.channels)):
-                hidden = self.pointwise(x[:, start:end] + skip[:, start:end], uf)
-                taps = conv.frame_taps(hidden, uf)
-                for tap in range(conv.taps):
-                    out[:, start + tap : end + tap] += taps[:, :, tap]
-        out = conv.finish(out, frames)
-        if not self.relu:
-            return out
-        return out.clamp_(min=0) if not torch.is_grad_enabled() else torch.relu(out)
-
-
-    def _decode_track(self, x, skip, track, gate, out):
-        """Per-frame widths: long runs are computed as slices, other frames gathered by UF.
-
-        The taps of a span's gathered frames are put back in frame order (a gather,
-        much cheaper than scattered adds) and overlap-added like a static pass's.
-        """
-        batch, frames, channels = x.shape
-        conv = self.conv_tr
-        plan = _block_plan(track, self.channels)
-        for item, start, end, uf in plan.runs:
-            hidden = self.pointwise(
-                x[item : item + 1, start:end] + skip[item : item + 1, start:end], uf
-            )
-            if gate is not None:
-                hidden = hidden * gate[item, start:end].view(1, -1, 1)
-            taps = conv.frame_taps(hidden, uf)
-            for tap in range(conv.taps):
-                out[item : item + 1, start + tap : end + tap] += taps[:, :, tap]
-        if not plan.spans:
-            return
-        skip_frames = skip.shape[1]
-        flat_x = x.reshape(batch * frames, channels)
-        flat_skip = skip.reshape(batch * skip_frames, channels)
-        skip_rows = plan.rows + plan.rows // frames * (skip_frames - frames)
-        flat_gate = None if gate is None else gate.reshape(-1)
-        width = conv.stride * conv.out_channels
-        for begin, end, first, groups in plan.spans:
-            gathered = x.new_empty(end - begin, conv.taps, width)
-            for a, b, uf in groups:
-                inputs = flat_x.index_select(0, plan.rows[a:b])
-                inputs += flat_skip.index_select(0, skip_rows[a:b])
-                hidden = self.pointwise(inputs.unsqueeze(0), uf)
-                if gate is not None:
-                    hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).view(1, -1, 1)
-                gathered[a - first : b - first] = conv.frame_taps(hidden, uf)[0]
-            if torch.is_grad_enabled():  # scattered adds, whose backward is a gather
-                blocks = out.view(-1, width)
-                rows = plan.rows[first : first + end - begin]
-                rows = rows + rows // frames * (conv.taps - 1)
-                for tap in range(conv.taps):
-                    blocks.index_add_(0, rows + tap, gathered[:, tap])
-                continue
-            taps = gathered.index_select(0, plan.local[begin:end])
-            # overlap-add, item by item (a span may cross items)
-            for item in range(begin // frames, (end - 1) // frames + 1):
-                low, high = max(begin, item * frames), min(end, (item + 1) * frames)
-                start, stop = low - item * frames, high - item * frames
-                for tap in range(conv.taps):
-                    out[item, start + tap : stop + tap] += taps[low - begin : high - begin, tap]
 
 
 def _rename_legacy_keys(module, state_dict, prefix, *args):
@@ -735,14 +343,12 @@ class SlimDemucs(nn.Module):
         """
         from speechbrain_slim.complexity import count_macs
 
-        mix = _as_batch_of_waveforms(noisy)
+        mix = as_batch_of_waveforms(noisy)
         batch, length = mix.shape
         levels = self.level_frames(length)
         if isinstance(uf, torch.Tensor):
             track = self.check_track(uf, batch, levels[-1])
             per_level = [self.track_at_level(track, i, n) for i, n in enumerate(levels)]
-            for level_track in per_level:  # fresh tensors: blocks may keep their plans on them
-                setattr(level_track, _PLAN_ATTRIBUTE, None)
         else:
             uf = self.check_uf(uf)
             track = torch.full((batch, levels[-1]), uf)
@@ -761,12 +367,13 @@ class SlimDemucs(nn.Module):
         x = self.resampler.upsample(x).unsqueeze(-1)
 
         skips = []
+        plans = {}  # a level's encoder and decoder blocks share their track's plan
         for block, level_uf, gate in zip(self.encoder, per_level, gates):
-            x = block(x, level_uf, gate)
+            x = block(x, level_uf, gate, plans)
             skips.append(x)
         x = self.bottleneck(x)
         for block, level_uf, gate in zip(self.decoder, per_level[::-1], gates[::-1]):
-            x = block(x, skips.pop(), level_uf, gate)
+            x = block(x, skips.pop(), level_uf, gate, plans)
 
         x = self.resampler.downsample(x.squeeze(-1))[:, :length]
         if std is not None:
@@ -843,23 +450,3 @@ def running_mean(values, decay):
     out = lfilter(values, denominator, numerator, clamp=False)
     steps = torch.arange(1, values.shape[-1] + 1, device=values.device, dtype=values.dtype)
     return out + values[..., :1] * decay**steps
-
-
-def _as_batch_of_waveforms(noisy):
-    """Checks the input and returns it as a float [batch, time] tensor."""
-    if not isinstance(noisy, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor waveform batch, got {type(noisy).__name__}")
-    if noisy.dim() == 3 and noisy.shape[1] == 1:
-        noisy = noisy[:, 0]
-    if noisy.dim() != 2:
-        raise ValueError(
-            f"expected a waveform batch of shape [batch, time] or [batch, 1, time], "
-            f"got shape {tuple(noisy.shape)}"
-        )
-    if noisy.shape[-1] == 0 or noisy.shape[0] == 0:
-        raise ValueError(f"empty waveform batch of shape {tuple(noisy.shape)}")
-    if not noisy.is_floating_point():
-        raise TypeError(f"expected floating point samples, got {noisy.dtype}")
-    if not torch.isfinite(noisy).all():
-        raise ValueError("the waveform contains NaN or Inf samples")
-    return noisy

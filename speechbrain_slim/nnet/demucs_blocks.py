@@ -1,0 +1,226 @@
+"""The encoder and decoder blocks of SlimDemucs, slimmed inside by a utilization factor.
+
+Encoder block: ``Conv1d(C_in, C, K, S) -> ReLU -> Conv1d(C, 2C, 1) -> GLU``; decoder
+block: ``x + skip -> Conv1d(C, 2C, 1) -> GLU -> ConvTranspose1d(C, C_out, K, S) (-> ReLU)``
+(DEMUCS, Defossez et al., 2020). At a UF only ``ceil(C * uf)`` internal channels are
+computed; block inputs and outputs keep full width. Each block computes a whole
+signal at one UF, or each frame at the UF of a per-frame track (the routed pass,
+planned by :mod:`speechbrain_slim.nnet.track_planner`).
+
+Authors
+ * speechbrain-slim contributors 2026
+"""
+
+import torch
+from torch import nn
+
+from speechbrain_slim.nnet import track_planner
+from speechbrain_slim.nnet.slimmable import SlimConv1d, SlimConvTranspose1d, SlimPointwise
+
+__all__ = ["EncoderBlock", "DecoderBlock"]
+
+
+class EncoderBlock(nn.Module):
+    """``Conv1d(chin, C, K, S) -> ReLU -> Conv1d(C, 2C, 1) -> GLU``, slimmed inside.
+
+    Arguments
+    ---------
+    in_channels : int
+        Block input width (never slimmed).
+    channels : int
+        Block width ``C`` (its output width; the internal width is slimmed).
+    kernel_size : int
+        Kernel size of the strided conv.
+    stride : int
+        Stride of the strided conv.
+    glu : bool
+        GLU after the 1x1 conv (else ReLU, with a ``C``-wide 1x1 conv).
+
+    Example
+    -------
+    >>> block = EncoderBlock(1, 32, 8, 4)
+    >>> block(torch.randn(2, 40, 1), uf=0.25).shape
+    torch.Size([2, 9, 32])
+    """
+
+    def __init__(self, in_channels, channels, kernel_size, stride, glu=True):
+        super().__init__()
+        self.channels = channels
+        self.conv = SlimConv1d(in_channels, channels, kernel_size, stride, slim_out=True)
+        self.pointwise = SlimPointwise(
+            channels, channels, slim_in=True, activation="glu" if glu else "relu"
+        )
+
+    def _encode(self, x, uf):
+        hidden = self.conv(x, uf)
+        hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
+        return self.pointwise(hidden, uf)
+
+    def forward(self, x, uf=1.0, gate=None, plans=None):
+        """Encodes ``x`` [batch, time, in] into [batch, frames, channels].
+
+        ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates);
+        ``plans`` is the pass's plan cache
+        (:func:`speechbrain_slim.nnet.track_planner.block_plan`).
+        """
+        if isinstance(uf, torch.Tensor):
+            return self._encode_track(x, uf, gate, plans)
+        frames = self.conv.frames(x.shape[1])
+        runs = track_planner.frame_runs(frames, track_planner.chunk_frames(self.channels))
+        if len(runs) == 1:
+            return self._encode(x, uf)
+        stride, kernel = self.conv.stride, self.conv.kernel_size
+        out = x.new_empty(x.shape[0], frames, self.channels)
+        for start, end in runs:
+            out[:, start:end] = self._encode(x[:, start * stride : (end - 1) * stride + kernel], uf)
+        return out
+
+    def _encode_track(self, x, track, gate, plans):
+        """Per-frame widths: long runs are computed as slices, other frames gathered by UF."""
+        batch, frames = track.shape
+        grad = torch.is_grad_enabled()
+        plan = track_planner.block_plan(track, self.channels, plans)
+        stride, kernel = self.conv.stride, self.conv.kernel_size
+        out = x.new_empty(batch, frames, self.channels)
+        for item, start, end, uf in plan.runs:
+            hidden = self.conv(x[item : item + 1, start * stride : (end - 1) * stride + kernel], uf)
+            hidden = torch.relu(hidden) if grad else hidden.relu_()
+            if gate is not None:
+                hidden = hidden * gate[item, start:end].view(1, -1, 1)
+            out[item, start:end] = self.pointwise(hidden, uf)[0]
+        if not plan.spans:
+            return out
+        blocks, _ = self.conv.input_blocks(x)
+        blocks = blocks.reshape(-1, blocks.shape[-1])
+        # frame n of item b starts at block b * (frames + taps - 1) + n
+        first_blocks = plan.rows + plan.rows // frames * (self.conv.taps - 1)
+        flat_gate = None if gate is None else gate.reshape(-1)
+        flat_out = out.view(batch * frames, self.channels)
+        for begin, end, first, groups in plan.spans:
+            gathered = x.new_empty(end - begin, self.channels)
+            for a, b, uf in groups:
+                hidden = self.conv.gathered_frames(blocks, first_blocks[a:b], uf)
+                hidden = torch.relu(hidden) if grad else hidden.relu_()
+                if gate is not None:
+                    hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).unsqueeze(-1)
+                gathered[a - first : b - first] = self.pointwise(hidden.unsqueeze(0), uf)[0]
+            if grad:  # a scatter whose backward is a gather
+                flat_out.index_copy_(0, plan.rows[first : first + end - begin], gathered)
+            else:
+                torch.index_select(gathered, 0, plan.local[begin:end], out=flat_out[begin:end])
+        return out
+
+
+class DecoderBlock(nn.Module):
+    """``Conv1d(C, 2C, 1) -> GLU -> ConvTranspose1d(C, chout, K, S) (-> ReLU)``, slimmed inside.
+
+    The block adds its skip connection to its input itself (``x + skip``), run by
+    run, so the sum never exists at full length.
+
+    Arguments
+    ---------
+    channels : int
+        Block input width ``C`` (never slimmed; the internal width is).
+    out_channels : int
+        Block output width.
+    kernel_size : int
+        Kernel size of the transposed conv.
+    stride : int
+        Stride of the transposed conv.
+    glu : bool
+        GLU after the 1x1 conv (else ReLU).
+    relu : bool
+        ReLU on the output (all decoder blocks but the last).
+
+    Example
+    -------
+    >>> block = DecoderBlock(32, 1, 8, 4, relu=False)
+    >>> x, skip = torch.randn(2, 9, 32), torch.randn(2, 11, 32)
+    >>> block(x, skip, uf=0.25).shape
+    torch.Size([2, 40, 1])
+    """
+
+    def __init__(self, channels, out_channels, kernel_size, stride, glu=True, relu=True):
+        super().__init__()
+        self.channels = channels
+        self.pointwise = SlimPointwise(
+            channels, channels, slim_out=True, activation="glu" if glu else "relu"
+        )
+        self.conv_tr = SlimConvTranspose1d(
+            channels, out_channels, kernel_size, stride, slim_in=True
+        )
+        self.relu = relu
+
+    def forward(self, x, skip, uf=1.0, gate=None, plans=None):
+        """Decodes ``x + skip`` ([batch, frames, channels]; ``skip`` may be longer).
+
+        ``uf`` is a UF or a ``[batch, frames]`` track of UFs (``gate`` its gates);
+        ``plans`` is the pass's plan cache
+        (:func:`speechbrain_slim.nnet.track_planner.block_plan`).
+        """
+        batch, frames = x.shape[:2]
+        conv = self.conv_tr
+        out = conv.output_buffer(batch, frames)
+        if isinstance(uf, torch.Tensor):
+            self._decode_track(x, skip, uf, gate, out, plans)
+        else:
+            chunk = track_planner.chunk_frames(self.channels)
+            for start, end in track_planner.frame_runs(frames, chunk):
+                hidden = self.pointwise(x[:, start:end] + skip[:, start:end], uf)
+                taps = conv.frame_taps(hidden, uf)
+                for tap in range(conv.taps):
+                    out[:, start + tap : end + tap] += taps[:, :, tap]
+        out = conv.finish(out, frames)
+        if not self.relu:
+            return out
+        return out.clamp_(min=0) if not torch.is_grad_enabled() else torch.relu(out)
+
+    def _decode_track(self, x, skip, track, gate, out, plans):
+        """Per-frame widths: long runs are computed as slices, other frames gathered by UF.
+
+        The taps of a span's gathered frames are put back in frame order (a gather,
+        much cheaper than scattered adds) and overlap-added like a static pass's.
+        """
+        batch, frames, channels = x.shape
+        conv = self.conv_tr
+        plan = track_planner.block_plan(track, self.channels, plans)
+        for item, start, end, uf in plan.runs:
+            hidden = self.pointwise(
+                x[item : item + 1, start:end] + skip[item : item + 1, start:end], uf
+            )
+            if gate is not None:
+                hidden = hidden * gate[item, start:end].view(1, -1, 1)
+            taps = conv.frame_taps(hidden, uf)
+            for tap in range(conv.taps):
+                out[item : item + 1, start + tap : end + tap] += taps[:, :, tap]
+        if not plan.spans:
+            return
+        skip_frames = skip.shape[1]
+        flat_x = x.reshape(batch * frames, channels)
+        flat_skip = skip.reshape(batch * skip_frames, channels)
+        skip_rows = plan.rows + plan.rows // frames * (skip_frames - frames)
+        flat_gate = None if gate is None else gate.reshape(-1)
+        width = conv.stride * conv.out_channels
+        for begin, end, first, groups in plan.spans:
+            gathered = x.new_empty(end - begin, conv.taps, width)
+            for a, b, uf in groups:
+                inputs = flat_x.index_select(0, plan.rows[a:b])
+                inputs += flat_skip.index_select(0, skip_rows[a:b])
+                hidden = self.pointwise(inputs.unsqueeze(0), uf)
+                if gate is not None:
+                    hidden = hidden * flat_gate.index_select(0, plan.rows[a:b]).view(1, -1, 1)
+                gathered[a - first : b - first] = conv.frame_taps(hidden, uf)[0]
+            if torch.is_grad_enabled():  # scattered adds, whose backward is a gather
+                blocks = out.view(-1, width)
+                rows = plan.rows[first : first + end - begin]
+                rows = rows + rows // frames * (conv.taps - 1)
+                for tap in range(conv.taps):
+                    blocks.index_add_(0, rows + tap, gathered[:, tap])
+                continue
+            taps = gathered.index_select(0, plan.local[begin:end])
+            # overlap-add, item by item (a span may cross items)
+            for item in range(begin // frames, (end - 1) // frames + 1):
+                low, high = max(begin, item * frames), min(end, (item + 1) * frames)
+                start, stop = low - item * frames, high - item * frames
+                for tap in range(conv.taps):
+                    out[item, start + tap : stop + tap] += taps[low - begin : high - begin, tap]
