@@ -30,7 +30,6 @@ from speechbrain_slim.nnet.slimmable import (
     SlimConv1d,
     SlimConvTranspose1d,
     SlimPointwise,
-    active_channels,
 )
 
 __all__ = [
@@ -71,12 +70,8 @@ def block_macs_per_frame(model, index, uf):
     >>> block_macs_per_frame(model, 0, 1.0)
     4608
     """
-    in_channels, channels = model.widths[index]
-    width = active_channels(channels, uf)
-    halves = 2 if model.glu else 1
-    conv = in_channels * width * model.kernel_size
-    pointwise = width * halves * channels
-    return 2 * (conv + pointwise)
+    decoder = model.decoder[model.depth - 1 - index]
+    return model.encoder[index].macs_per_frame(uf) + decoder.macs_per_frame(uf)
 
 
 def recurrent_macs_per_frame(model):
@@ -89,21 +84,7 @@ def recurrent_macs_per_frame(model):
     >>> recurrent_macs_per_frame(model)
     393216
     """
-    channels = model.widths[-1][1]
-    directions = 1 if model.causal else 2
-    if model.bottleneck_type == "lstm":
-        gates, groups = 4, 1
-    else:
-        gates, groups = 3, model.gru_groups
-    width = channels // groups
-    macs = 0
-    for layer in range(model.bottleneck_layers):
-        inputs = width if layer == 0 else width * directions
-        macs += directions * gates * (inputs * width + width * width)
-    macs *= groups
-    if directions == 2:
-        macs += 2 * channels * channels
-    return macs
+    return model.bottleneck.macs_per_frame()
 
 
 def _resampling_macs(model, input_length):
@@ -217,14 +198,9 @@ def parameters_at(model, uf=1.0):
     >>> parameters_at(model, 1.0) == sum(p.numel() for p in model.parameters())
     True
     """
-    halves = 2 if model.glu else 1
     total = sum(p.numel() for p in model.bottleneck.parameters())
-    for in_channels, channels in model.widths:
-        width = active_channels(channels, uf)
-        total += in_channels * width * model.kernel_size + width  # strided conv
-        total += width * halves * channels + halves * channels  # encoder 1x1
-        total += channels * halves * width + halves * width  # decoder 1x1
-        total += width * in_channels * model.kernel_size + in_channels  # transposed conv
+    for encoder, decoder in zip(model.encoder, reversed(model.decoder)):
+        total += encoder.parameters_at(uf) + decoder.parameters_at(uf)
     return total
 
 

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import nn
 
+from speechbrain_slim.complexity import count_macs
 from speechbrain_slim.nnet.demucs_blocks import DecoderBlock, EncoderBlock
 from speechbrain_slim.nnet.recurrent import GroupedGRU, LSTMBottleneck
 from speechbrain_slim.nnet.resample import SincResampler
@@ -341,8 +342,6 @@ class SlimDemucs(nn.Module):
             ``track`` (``[batch, frames]`` UFs used), ``mean_uf``, ``macs`` (spent per
             waveform) and ``macs_per_sample``, each per batch item.
         """
-        from speechbrain_slim.complexity import count_macs
-
         mix = as_batch_of_waveforms(noisy)
         batch, length = mix.shape
         levels = self.level_frames(length)

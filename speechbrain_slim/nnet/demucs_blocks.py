@@ -15,7 +15,12 @@ import torch
 from torch import nn
 
 from speechbrain_slim.nnet import track_planner
-from speechbrain_slim.nnet.slimmable import SlimConv1d, SlimConvTranspose1d, SlimPointwise
+from speechbrain_slim.nnet.slimmable import (
+    SlimConv1d,
+    SlimConvTranspose1d,
+    SlimPointwise,
+    active_channels,
+)
 
 __all__ = ["EncoderBlock", "DecoderBlock"]
 
@@ -50,6 +55,31 @@ class EncoderBlock(nn.Module):
         self.pointwise = SlimPointwise(
             channels, channels, slim_in=True, activation="glu" if glu else "relu"
         )
+
+    def macs_per_frame(self, uf):
+        """MACs per output frame at ``uf``: ``C_in * w * K + w * halves * C``, ``w = ceil(C * uf)``.
+
+        Example
+        -------
+        >>> EncoderBlock(1, 32, 8, 4).macs_per_frame(0.25)
+        576
+        """
+        width = active_channels(self.channels, uf)
+        conv = self.conv.in_channels * width * self.conv.kernel_size
+        return conv + width * self.pointwise.halves * self.channels
+
+    def parameters_at(self, uf):
+        """Weights and biases a pass at ``uf`` reads.
+
+        Example
+        -------
+        >>> block = EncoderBlock(1, 32, 8, 4)
+        >>> block.parameters_at(1.0) == sum(p.numel() for p in block.parameters())
+        True
+        """
+        width, halves = active_channels(self.channels, uf), self.pointwise.halves
+        conv = self.conv.in_channels * width * self.conv.kernel_size + width
+        return conv + width * halves * self.channels + halves * self.channels
 
     def _encode(self, x, uf):
         hidden = self.conv(x, uf)
@@ -150,6 +180,32 @@ class DecoderBlock(nn.Module):
             channels, out_channels, kernel_size, stride, slim_in=True
         )
         self.relu = relu
+
+    def macs_per_frame(self, uf):
+        """MACs per input frame at ``uf``: ``C * halves * w + w * C_out * K``, ``w = ceil(C * uf)``.
+
+        Example
+        -------
+        >>> DecoderBlock(32, 1, 8, 4).macs_per_frame(0.25)
+        576
+        """
+        width = active_channels(self.channels, uf)
+        pointwise = self.channels * self.pointwise.halves * width
+        return pointwise + width * self.conv_tr.out_channels * self.conv_tr.kernel_size
+
+    def parameters_at(self, uf):
+        """Weights and biases a pass at ``uf`` reads.
+
+        Example
+        -------
+        >>> block = DecoderBlock(32, 1, 8, 4)
+        >>> block.parameters_at(1.0) == sum(p.numel() for p in block.parameters())
+        True
+        """
+        width, halves = active_channels(self.channels, uf), self.pointwise.halves
+        conv = self.conv_tr
+        pointwise = self.channels * halves * width + halves * width
+        return pointwise + width * conv.out_channels * conv.kernel_size + conv.out_channels
 
     def forward(self, x, skip, uf=1.0, gate=None, plans=None):
         """Decodes ``x + skip`` ([batch, frames, channels]; ``skip`` may be longer).

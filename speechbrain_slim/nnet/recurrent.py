@@ -11,7 +11,7 @@ Authors
 import torch
 from torch import nn
 
-__all__ = ["LSTMBottleneck", "GroupedGRU"]
+__all__ = ["LSTMBottleneck", "GroupedGRU", "recurrent_macs"]
 
 
 class LSTMBottleneck(nn.Module):
@@ -44,6 +44,16 @@ class LSTMBottleneck(nn.Module):
             channels, channels, num_layers=layers, bidirectional=bidirectional, batch_first=True
         )
         self.linear = nn.Linear(2 * channels, channels) if bidirectional else None
+
+    def macs_per_frame(self):
+        """MACs per frame: 4 gates of input and recurrent weights per layer and direction.
+
+        Example
+        -------
+        >>> LSTMBottleneck(64).macs_per_frame()
+        65536
+        """
+        return recurrent_macs(self.channels, self.layers, self.bidirectional, gates=4)
 
     def forward(self, x):
         """Runs the LSTM over ``x`` [batch, frames, channels]."""
@@ -88,6 +98,17 @@ class GroupedGRU(nn.Module):
             for _ in range(groups)
         )
         self.linear = nn.Linear(2 * channels, channels) if bidirectional else None
+
+    def macs_per_frame(self):
+        """MACs per frame: 3 gates of input and recurrent weights per group, layer, direction.
+
+        Example
+        -------
+        >>> GroupedGRU(512, groups=4, layers=1).macs_per_frame()
+        393216
+        """
+        return recurrent_macs(self.channels, self.layers, self.bidirectional, gates=3,
+                              groups=self.groups)
 
     def forward(self, x):
         """Runs each group's GRU over its slice of ``x`` [batch, frames, channels]."""
@@ -135,3 +156,24 @@ class GroupedGRU(nn.Module):
             outputs.append(hidden)
         out = torch.stack(outputs, dim=2)  # [groups, batch, frames, width]
         return out.permute(1, 2, 0, 3).reshape(batch, frames, channels)
+
+
+def recurrent_macs(channels, layers, bidirectional, gates, groups=1):
+    """MACs per frame of ``groups`` stacked RNNs over ``channels / groups`` channels each
+    (``gates`` gates, input and recurrent weights), plus the Linear of a bidirectional one.
+
+    Example
+    -------
+    >>> recurrent_macs(8, layers=1, bidirectional=False, gates=3)
+    384
+    """
+    directions = 2 if bidirectional else 1
+    width = channels // groups
+    macs = 0
+    for layer in range(layers):
+        inputs = width if layer == 0 else width * directions
+        macs += directions * gates * (inputs * width + width * width)
+    macs *= groups
+    if bidirectional:
+        macs += 2 * channels * channels
+    return macs
