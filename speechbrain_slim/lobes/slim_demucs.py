@@ -21,10 +21,16 @@ import torch
 from torch import nn
 
 from speechbrain_slim.complexity import count_macs
+from speechbrain_slim.lobes.static_demucs import StaticDemucs
 from speechbrain_slim.nnet.demucs_blocks import DecoderBlock, EncoderBlock
 from speechbrain_slim.nnet.recurrent import GroupedGRU, LSTMBottleneck
 from speechbrain_slim.nnet.resample import SincResampler
-from speechbrain_slim.nnet.slimmable import SlimConv1d, SlimConvTranspose1d, SlimPointwise
+from speechbrain_slim.nnet.slimmable import (
+    SlimConv1d,
+    SlimConvTranspose1d,
+    SlimPointwise,
+    active_channels,
+)
 from speechbrain_slim.nnet.track_planner import track_plan
 from speechbrain_slim.waveforms import as_batch_of_waveforms
 
@@ -389,11 +395,36 @@ class SlimDemucs(nn.Module):
         return x, info
 
     def export_static(self, uf):
-        """A plain torch model (``StaticDemucs``) computing ``self(noisy, uf)[0]`` with only
-        ``uf``'s weights; see :func:`speechbrain_slim.export.export_static`."""
-        from speechbrain_slim.export import export_static
+        """This model at ``uf`` as a plain torch :class:`StaticDemucs` holding only ``uf``'s
+        weights (copies), built from the blocks' ``static(uf)`` layers; it computes
+        ``self(noisy, uf)[0]`` (see :mod:`speechbrain_slim.export` to save it).
 
-        return export_static(self, uf)
+        Example
+        -------
+        >>> model = SlimDemucs(hidden=8, depth=2, normalize="running")
+        >>> static = model.export_static(0.5)
+        >>> [tuple(block.conv.weight.shape) for block in static.encoder]
+        [(4, 1, 8), (8, 8, 8)]
+        """
+        uf = self.check_uf(uf)
+        config = dict(
+            widths=[tuple(w) for w in self.widths],
+            active=[active_channels(c, uf) for _, c in self.widths], uf=uf,
+            kernel_size=self.kernel_size, stride=self.stride, resample=self.resample,
+            normalize=self.normalize_mode or "none", floor=self.floor,
+            norm_block=self.total_stride,
+            norm_decay=math.exp(-self.total_stride / (self.norm_time_constant * self.sample_rate)),
+            glu=self.glu, bottleneck=self.bottleneck_type,
+            bottleneck_layers=self.bottleneck_layers, gru_groups=self.gru_groups,
+            bidirectional=not self.causal, zeros=self.resampler.zeros,
+            sample_rate=self.sample_rate, residual=self.residual,
+        )
+        reference = next(self.parameters())
+        static = StaticDemucs(**config).to(device=reference.device, dtype=reference.dtype)
+        static.encoder = nn.ModuleList(block.static(uf) for block in self.encoder)
+        static.decoder = nn.ModuleList(block.static(uf) for block in self.decoder)
+        static.bottleneck = self.bottleneck.static()
+        return static.eval()
 
     def to_denoiser_state_dict(self):
         """Returns the weights as a ``denoiser.demucs.Demucs`` state dict (LSTM bottleneck)."""

@@ -21,6 +21,7 @@ from speechbrain_slim.nnet.slimmable import (
     SlimPointwise,
     active_channels,
 )
+from speechbrain_slim.nnet.static_blocks import StaticDecoderBlock, StaticEncoderBlock, load_copies
 
 __all__ = ["EncoderBlock", "DecoderBlock"]
 
@@ -80,6 +81,29 @@ class EncoderBlock(nn.Module):
         width, halves = active_channels(self.channels, uf), self.pointwise.halves
         conv = self.conv.in_channels * width * self.conv.kernel_size + width
         return conv + width * halves * self.channels + halves * self.channels
+
+    def static(self, uf):
+        """This block at ``uf`` as a plain torch :class:`StaticEncoderBlock` (weights copied).
+
+        Example
+        -------
+        >>> block = EncoderBlock(1, 32, 8, 4)
+        >>> static, x = block.static(0.25), torch.randn(2, 40, 1)
+        >>> torch.allclose(static(x.transpose(1, 2)).transpose(1, 2), block(x, 0.25), atol=1e-6)
+        True
+        """
+        width = active_channels(self.channels, uf)
+        conv, pointwise = self.conv, self.pointwise
+        static = StaticEncoderBlock(conv.in_channels, self.channels, width, conv.kernel_size,
+                                    conv.stride, glu=pointwise.activation == "glu")
+        weight, bias = _pointwise_halves(pointwise)
+        return load_copies(static, {
+            "conv.weight": conv.reference_weight()[:width],
+            "conv.bias": conv.bias[:width],
+            # [halves, C, C] -> [halves * C, w, 1]: every output, the first w inputs.
+            "pointwise.weight": weight[:, :, :width].reshape(-1, width, 1),
+            "pointwise.bias": bias.reshape(-1),
+        }, like=conv.weight)
 
     def _encode(self, x, uf):
         hidden = self.conv(x, uf)
@@ -207,6 +231,31 @@ class DecoderBlock(nn.Module):
         pointwise = self.channels * halves * width + halves * width
         return pointwise + width * conv.out_channels * conv.kernel_size + conv.out_channels
 
+    def static(self, uf):
+        """This block at ``uf`` as a plain torch :class:`StaticDecoderBlock` (weights copied).
+
+        Example
+        -------
+        >>> block = DecoderBlock(32, 1, 8, 4, relu=False)
+        >>> static, x, skip = block.static(0.25), torch.randn(2, 9, 32), torch.randn(2, 11, 32)
+        >>> out = static(x.transpose(1, 2), skip.transpose(1, 2)).transpose(1, 2)
+        >>> torch.allclose(out, block(x, skip, 0.25), atol=1e-6)
+        True
+        """
+        width = active_channels(self.channels, uf)
+        pointwise, conv = self.pointwise, self.conv_tr
+        static = StaticDecoderBlock(self.channels, conv.out_channels, width, conv.kernel_size,
+                                    conv.stride, glu=pointwise.activation == "glu",
+                                    relu=self.relu)
+        weight, bias = _pointwise_halves(pointwise)
+        return load_copies(static, {
+            # [halves, C, C] -> [halves * w, C, 1]: the first w outputs of each GLU half.
+            "pointwise.weight": weight[:, :width].reshape(-1, self.channels, 1),
+            "pointwise.bias": bias[:, :width].reshape(-1),
+            "conv_tr.weight": conv.reference_weight()[:width],
+            "conv_tr.bias": conv.bias,
+        }, like=conv.weight)
+
     def forward(self, x, skip, uf=1.0, gate=None, plans=None):
         """Decodes ``x + skip`` ([batch, frames, channels]; ``skip`` may be longer).
 
@@ -280,3 +329,13 @@ class DecoderBlock(nn.Module):
                 start, stop = low - item * frames, high - item * frames
                 for tap in range(conv.taps):
                     out[item, start + tap : stop + tap] += taps[low - begin : high - begin, tap]
+
+
+def _pointwise_halves(layer):
+    """A SlimPointwise's ``[halves, out, in]`` weight and ``[halves, out]`` bias (GLU value first).
+
+    Read through its torch-layout ``reference_weight()``, whatever its storage layout.
+    """
+    weight = layer.reference_weight()[..., 0]
+    return (weight.reshape(layer.halves, layer.out_channels, layer.in_channels),
+            layer.bias.reshape(layer.halves, layer.out_channels))

@@ -11,6 +11,8 @@ Authors
 import torch
 from torch import nn
 
+from speechbrain_slim.nnet.static_blocks import StaticGroupedGRU, StaticLSTM, load_copies
+
 __all__ = ["LSTMBottleneck", "GroupedGRU", "recurrent_macs"]
 
 
@@ -54,6 +56,19 @@ class LSTMBottleneck(nn.Module):
         65536
         """
         return recurrent_macs(self.channels, self.layers, self.bidirectional, gates=4)
+
+    def static(self):
+        """This bottleneck as a plain torch :class:`StaticLSTM` (``[B, C, frames]``, copied).
+
+        Example
+        -------
+        >>> lstm, x = LSTMBottleneck(8), torch.randn(2, 5, 8)
+        >>> torch.allclose(lstm.static()(x.transpose(1, 2)).transpose(1, 2), lstm(x), atol=1e-6)
+        True
+        """
+        static = StaticLSTM(self.channels, self.layers, self.bidirectional)
+        return load_copies(static, _prefixed({"lstm": self.lstm, "linear": self.linear}),
+                           like=self.lstm.weight_ih_l0)
 
     def forward(self, x):
         """Runs the LSTM over ``x`` [batch, frames, channels]."""
@@ -109,6 +124,19 @@ class GroupedGRU(nn.Module):
         """
         return recurrent_macs(self.channels, self.layers, self.bidirectional, gates=3,
                               groups=self.groups)
+
+    def static(self):
+        """This bottleneck as a plain torch :class:`StaticGroupedGRU` (``[B, C, frames]``, copied).
+
+        Example
+        -------
+        >>> gru, x = GroupedGRU(8, groups=2), torch.randn(2, 5, 8)
+        >>> torch.allclose(gru.static()(x.transpose(1, 2)).transpose(1, 2), gru(x), atol=1e-6)
+        True
+        """
+        static = StaticGroupedGRU(self.channels, self.groups, self.layers, self.bidirectional)
+        return load_copies(static, _prefixed({"grus": self.grus, "linear": self.linear}),
+                           like=self.grus[0].weight_ih_l0)
 
     def forward(self, x):
         """Runs each group's GRU over its slice of ``x`` [batch, frames, channels]."""
@@ -177,3 +205,9 @@ def recurrent_macs(channels, layers, bidirectional, gates, groups=1):
     if bidirectional:
         macs += 2 * channels * channels
     return macs
+
+
+def _prefixed(modules):
+    """The state dicts of ``{name: module or None}`` as one, keys prefixed with the name."""
+    return {f"{name}.{key}": value for name, module in modules.items() if module is not None
+            for key, value in module.state_dict().items()}
