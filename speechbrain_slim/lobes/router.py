@@ -21,10 +21,11 @@ Authors
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from speechbrain_slim.nnet.slimmable import SlimConv1d
 
-__all__ = ["DiagonalGRU", "Router", "diagonal_gru_step"]
+__all__ = ["DiagonalGRU", "Router", "RouterStream", "diagonal_gru_step"]
 
 
 def diagonal_gru_step(gates_x, hidden, recurrent, recurrent_bias):
@@ -134,6 +135,10 @@ class Router(nn.Module):
         """MACs per decision: the conv, the GRU's input projections and the classifier."""
         return self.channels * (self.kernel_size + 3 * self.channels + len(self.ufs))
 
+    def streaming(self):
+        """A :class:`RouterStream` of this router: logits frame by frame as audio arrives."""
+        return RouterStream(self)
+
     def forward(self, waveform, frames):
         """Logits ``[batch, frames, J]`` for ``waveform`` [batch, time] (zero-padded or cut)."""
         needed = self.input_length(frames)
@@ -142,3 +147,77 @@ class Router(nn.Module):
         features = torch.relu(self.conv(waveform[:, :needed].unsqueeze(-1)))
         hidden, _ = self.gru(features)
         return self.classifier(hidden)
+
+
+class RouterStream:
+    """A stateful :class:`Router` for a stream: logits for one frame per ``frame_stride``
+    normalised samples, as they arrive.
+
+    The router's layers written out on cached weights (its conv as one GEMM over
+    the frames' windows, its diagonal GRU step by step with :func:`diagonal_gru_step`):
+    no module calls per frame.
+
+    Arguments
+    ---------
+    router : Router
+        The router (its weights are read once).
+
+    Example
+    -------
+    >>> router, x = Router(frame_stride=64, channels=8), torch.randn(64 * 6)
+    >>> stream = router.streaming()
+    >>> stream.reset()
+    >>> logits = torch.cat([stream.push(x[:200]), stream.push(x[200:], total_frames=5)])
+    >>> torch.allclose(logits, router(x[None], frames=5)[0], atol=1e-5)
+    True
+    """
+
+    def __init__(self, router):
+        self.stride, self.kernel = router.frame_stride, router.kernel_size
+        conv, gru, classifier = router.conv, router.gru, router.classifier
+        self.span = conv.taps * conv.stride  # a window in the conv's padded tap layout
+        self.conv = (conv.bias.detach(),
+                     conv.masked_weight().detach().reshape(conv.out_channels, -1).t())
+        self.projection = (gru.input_proj.bias.detach(), gru.input_proj.weight.detach().t())
+        self.recurrent, self.recurrent_bias = gru.recurrent.detach(), gru.recurrent_bias.detach()
+        self.classifier = (classifier.bias.detach(), classifier.weight.detach().t())
+        self.channels = gru.channels
+
+    def reset(self):
+        self.inputs = self.recurrent.new_zeros(0)
+        self.start = self.done = 0
+        self.hidden = self.recurrent.new_zeros(self.channels)
+
+    @staticmethod
+    def ready(received, kernel, stride):
+        return max(0, (received - kernel) // stride + 1)
+
+    def push(self, x, total_frames=None):
+        """Adds normalised samples; returns the new frames' logits ``[frames, J]`` (up to
+        ``total_frames`` frames in all, if given)."""
+        self.inputs = torch.cat((self.inputs, x))
+        end = self.start + self.inputs.shape[0]
+        last = total_frames or self.ready(end, self.kernel, self.stride)
+        if last <= self.done:
+            return self.classifier[0].new_zeros(0, self.classifier[0].shape[0])
+        frames = last - self.done
+        first_sample = self.stride * self.done - self.start
+        needed = self.stride * (frames - 1) + self.span
+        window = self.inputs[first_sample : first_sample + needed]
+        if window.shape[0] < needed:  # past the stream's end, or the tap layout's padding
+            window = F.pad(window, (0, needed - window.shape[0]))
+        windows = window.unfold(0, self.span, self.stride)  # [frames, span]
+        features = torch.addmm(self.conv[0], windows, self.conv[1]).relu_()
+        projected = torch.addmm(self.projection[0], features, self.projection[1])
+        projected = projected.view(frames, 3, self.channels)
+        hidden, outputs = self.hidden, []
+        for frame in range(frames):
+            hidden = diagonal_gru_step(projected[frame], hidden, self.recurrent,
+                                       self.recurrent_bias)
+            outputs.append(hidden)
+        self.hidden = hidden
+        hidden = outputs[0].unsqueeze(0) if frames == 1 else torch.stack(outputs)
+        logits = torch.addmm(self.classifier[0], hidden, self.classifier[1])
+        drop = self.stride * last - self.start
+        self.inputs, self.start, self.done = self.inputs[drop:], self.start + drop, last
+        return logits

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from speechbrain_slim.nnet import track_planner
+from speechbrain_slim.nnet.block_streams import DecoderStream, EncoderStream
 from speechbrain_slim.nnet.slimmable import (
     SlimConv1d,
     SlimConvTranspose1d,
@@ -104,6 +105,11 @@ class EncoderBlock(nn.Module):
             "pointwise.weight": weight[:, :, :width].reshape(-1, width, 1),
             "pointwise.bias": bias.reshape(-1),
         }, like=conv.weight)
+
+    def streaming(self, ufs):
+        """An :class:`~speechbrain_slim.nnet.block_streams.EncoderStream` of this block at
+        ``ufs``: its new frames as input frames arrive."""
+        return EncoderStream(self, ufs)
 
     def _encode(self, x, uf):
         hidden = self.conv(x, uf)
@@ -255,6 +261,11 @@ class DecoderBlock(nn.Module):
             "conv_tr.weight": conv.reference_weight()[:width],
             "conv_tr.bias": conv.bias,
         }, like=conv.weight)
+
+    def streaming(self, ufs):
+        """A :class:`~speechbrain_slim.nnet.block_streams.DecoderStream` of this block at
+        ``ufs``: its new samples as frames arrive."""
+        return DecoderStream(self, ufs)
 
     def forward(self, x, skip, uf=1.0, gate=None, plans=None):
         """Decodes ``x + skip`` ([batch, frames, channels]; ``skip`` may be longer).
