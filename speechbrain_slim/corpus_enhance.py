@@ -130,7 +130,9 @@ def collect_jobs(inputs, output, audio_key="wav", replacements=None):
     jobs, targets = {}, {}
     for path, name in named:
         target = os.path.join(output, name)
-        if jobs.setdefault(path, target) != target or targets.setdefault(target, path) != path:
+        if jobs.setdefault(path, target) != target:
+            continue  # listed twice (a folder and a file of it): enhanced once, first name
+        if targets.setdefault(target, path) != path:
             raise ValueError(f"{path} and {targets[target]} would both be enhanced into "
                              f"{target}; enhance them into different folders")
     return list(jobs.items()), manifests
