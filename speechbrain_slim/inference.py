@@ -61,15 +61,12 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_slim.lobes.slim_demucs import running_mean
 from speechbrain_slim.routing import parse_uf, route
+from speechbrain_slim.waveforms import AudioWarning  # re-exported: callers import it from here
 
 __all__ = ["EnhanceSlim", "StreamResampler", "ChunkedRunner", "AudioWarning", "check_source"]
 
 READ_BLOCK_SECONDS = 20.0
 HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-
-
-class AudioWarning(UserWarning):
-    """An input was enhanced, but not as it came: silent, truncated or damaged audio."""
 
 
 class StreamResampler:

@@ -50,7 +50,7 @@ Bad chunks. Samples may be float, int16 or int32 (scaled to [-1, 1) as in
 (``nonfinite="raise"``), refused with ``ValueError`` **before anything is consumed**:
 the stream's state is unchanged, so the caller can send the chunk again (cleaned) and
 the output stays aligned with the input. With ``nonfinite="zero"`` such samples are
-replaced by zeros instead (one :class:`~speechbrain_slim.inference.AudioWarning` per
+replaced by zeros instead (one :class:`~speechbrain_slim.waveforms.AudioWarning` per
 stream, the count in :attr:`StreamingEnhancer.nonfinite_samples`), so that a live
 stream never falls behind.
 
@@ -67,6 +67,7 @@ from torch.nn import functional as F
 
 from speechbrain_slim.lobes.router import RouterStream
 from speechbrain_slim.routing import decide, parse_uf
+from speechbrain_slim.waveforms import AudioWarning
 
 __all__ = ["StreamingEnhancer"]
 
@@ -320,8 +321,6 @@ class StreamingEnhancer:
                     "consumed (the stream is unchanged: send it again cleaned, or use "
                     "nonfinite='zero')")
             if not self.nonfinite_samples:
-                from speechbrain_slim.inference import AudioWarning
-
                 warnings.warn(f"NaN or Inf samples in the stream (first at input sample "
                               f"{self._received + int(bad.nonzero()[0, 0])}) are replaced by "
                               "zeros", AudioWarning, stacklevel=3)

@@ -1,4 +1,4 @@
-"""Checks shared by every entry point that takes a batch of waveforms.
+"""Checks shared by every entry point that takes waveforms, and the warning about odd audio.
 
 Authors
  * speechbrain-slim contributors 2026
@@ -6,7 +6,21 @@ Authors
 
 import torch
 
-__all__ = ["as_batch_of_waveforms"]
+__all__ = ["AudioWarning", "as_batch_of_waveforms"]
+
+
+class AudioWarning(UserWarning):
+    """An input was enhanced, but not as it came: silent, truncated or damaged audio.
+
+    Example
+    -------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("silent input", AudioWarning)
+    >>> caught[0].category.__name__
+    'AudioWarning'
+    """
 
 
 def as_batch_of_waveforms(noisy):
