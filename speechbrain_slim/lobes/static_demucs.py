@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from speechbrain_slim.nnet.resample import half_sample_kernel
+from speechbrain_slim.nnet.resample import SincResampler
 from speechbrain_slim.nnet.static_blocks import (
     StaticDecoderBlock,
     StaticEncoderBlock,
@@ -163,18 +163,8 @@ class StaticDemucs(nn.Module):
                 channels, gru_groups, bottleneck_layers, bidirectional
             )
 
-        # Resampling filter as one GEMM per block of BLOCK outputs (a 1-channel conv1d
-        # with a 112-tap kernel is far slower on CPU): windows of ``span`` input blocks
-        # times a banded Toeplitz matrix of the half-sample kernel.
         self.zeros = int(zeros)
-        self.block = 64
-        taps = 2 * self.zeros
-        self.span = 1 + -(-(taps - 1) // self.block)
-        kernel = half_sample_kernel(self.zeros)
-        toeplitz = torch.zeros(self.span * self.block, self.block)
-        for column in range(self.block):
-            toeplitz[column : column + taps, column] = kernel
-        self.register_buffer("toeplitz", toeplitz, persistent=False)
+        self.resampler = SincResampler(self.resample, self.zeros)
 
         # Running std: out_k = d * out_{k-1} + (1 - d) * p_k, computed ``norm_chunk`` blocks
         # at a time as a lower-triangular matrix product plus the carried state.
@@ -223,33 +213,6 @@ class StaticDemucs(nn.Module):
         std = self._running_mean(power).clamp(min=0).sqrt()
         return std.unsqueeze(-1).expand(batch, blocks, block).reshape(batch, -1)[:, :length]
 
-    def _filter(self, x, shift: int):
-        """``y[n] = sum_k kernel[k] * x[n + k - zeros + shift]`` for ``x`` [N, T], zero outside."""
-        count, time = x.shape
-        blocks = -(-time // self.block)
-        left = self.zeros - shift
-        padded = F.pad(x, (left, (blocks + self.span - 1) * self.block - time - left))
-        view = padded.view(count, blocks + self.span - 1, self.block)
-        windows = torch.cat([view[:, i : i + blocks] for i in range(self.span)], dim=-1)
-        out = windows @ self.toeplitz
-        return out.reshape(count, blocks * self.block)[:, :time]
-
-    def upsample(self, x):
-        """``[N, T]`` -> ``[N, resample * T]``, by windowed-sinc halving steps."""
-        for _ in range(self.resample_steps):
-            count, time = x.shape
-            x = torch.stack([x, self._filter(x, 1)], dim=-1).reshape(count, 2 * time)
-        return x
-
-    def downsample(self, x):
-        """``[N, T]`` -> ``[N, ceil(T / resample)]``."""
-        for _ in range(self.resample_steps):
-            if x.shape[-1] % 2 == 1:
-                x = F.pad(x, (0, 1))
-            even, odd = x[:, 0::2], x[:, 1::2]
-            x = (even + self._filter(odd, 0)) * 0.5
-        return x
-
     def forward(self, noisy):
         """Enhances ``noisy`` [batch, time] (or [batch, 1, time]); returns [batch, time]."""
         if noisy.dim() == 3:
@@ -260,7 +223,7 @@ class StaticDemucs(nn.Module):
         if std is not None:
             mix = mix / (self.floor + std)
         x = F.pad(mix, (0, self.valid_length(length) - length))
-        x = self.upsample(x).unsqueeze(1)
+        x = self.resampler.upsample(x).unsqueeze(1)
         skips: list[torch.Tensor] = []
         for encoder in self.encoder:
             x = encoder(x)
@@ -268,7 +231,7 @@ class StaticDemucs(nn.Module):
         x = self.bottleneck(x)
         for decoder in self.decoder:
             x = decoder(x, skips.pop())
-        x = self.downsample(x[:, 0])[:, :length]
+        x = self.resampler.downsample(x[:, 0])[:, :length]
         if std is not None:
             x = x * std
         if self.residual:

@@ -82,6 +82,7 @@ class SincResampler(nn.Module):
         self.factor = factor
         self.steps = steps
         self.zeros = zeros
+        self.block = self.BLOCK  # an instance attribute, as torch.jit.script wants
         kernel = half_sample_kernel(zeros)
         toeplitz = torch.zeros(self.BLOCK + 2 * zeros - 1, self.BLOCK)
         for column in range(self.BLOCK):
@@ -100,7 +101,7 @@ class SincResampler(nn.Module):
         """Filter length: the MACs spent per interpolated sample."""
         return 2 * self.zeros
 
-    def _filter(self, x, shift):
+    def _filter(self, x, shift: int):
         """``y[n] = sum_k kernel[k] * x[n + k - zeros + shift]`` for x [N, T], zero outside.
 
         Runs as one GEMM: the signal is cut into blocks of ``BLOCK`` outputs whose
@@ -109,20 +110,21 @@ class SincResampler(nn.Module):
         ~100x slower on CPU.
         """
         count, time = x.shape
-        blocks = -(-time // self.BLOCK)
-        window = self.BLOCK + self.taps - 1
+        block, taps = self.block, 2 * self.zeros
+        blocks = -(-time // block)
         left = self.zeros - shift
-        padded = F.pad(x, (left, blocks * self.BLOCK + self.taps - 1 - time - left))
-        windows = padded.unfold(-1, window, self.BLOCK)
+        padded = F.pad(x, (left, blocks * block + taps - 1 - time - left))
+        windows = padded.unfold(-1, block + taps - 1, block)
         out = windows @ self.toeplitz.to(x.dtype)
-        return out.reshape(count, blocks * self.BLOCK)[:, :time]
+        return out.reshape(count, blocks * block)[:, :time]
 
     def upsample(self, x):
         """Upsamples ``x`` [..., T] to [..., factor * T]."""
         for _ in range(self.steps):
-            *batch, time = x.shape
+            time = x.shape[-1]
             flat = x.reshape(-1, time)
-            x = torch.stack([flat, self._filter(flat, 1)], dim=-1).view(*batch, 2 * time)
+            pairs = torch.stack([flat, self._filter(flat, 1)], dim=-1)
+            x = pairs.view(list(x.shape[:-1]) + [2 * time])
         return x
 
     def downsample(self, x):
@@ -130,10 +132,10 @@ class SincResampler(nn.Module):
         for _ in range(self.steps):
             if x.shape[-1] % 2:
                 x = F.pad(x, (0, 1))
-            *batch, time = x.shape
+            time = x.shape[-1]
             flat = x.reshape(-1, time)
             even, odd = flat[:, ::2], flat[:, 1::2]
-            x = ((even + self._filter(odd, 0)) * 0.5).view(*batch, time // 2)
+            x = ((even + self._filter(odd, 0)) * 0.5).view(list(x.shape[:-1]) + [time // 2])
         return x
 
 
