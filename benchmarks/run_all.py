@@ -20,7 +20,8 @@ Sections (each from its own script, which also runs alone):
 Raw numbers go to ``benchmarks/report/*.json``, plots to ``benchmarks/report/*.png`` and each
 section's markdown to ``benchmarks/report/<section>.md``; ``--skip`` keeps a skipped section's
 last markdown, so one section can be re-measured alone (``--skip routed streaming memory
-quality`` reruns only the backbone).
+quality`` reruns only the backbone). Then ``readme_tables.py`` rewrites the generated tables of
+README.md and docs/ from those JSON files (``--no-tables`` skips it).
 
 Authors
  * speechbrain-slim contributors 2026
@@ -216,6 +217,8 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "REPORT.md"))
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["backbone", "routed", "streaming", "memory", "quality"])
+    parser.add_argument("--no-tables", action="store_true",
+                        help="do not regenerate the README's and docs' tables afterwards")
     args = parser.parse_args(argv)
     out_dir = os.path.join(os.path.dirname(os.path.abspath(args.out)), "report")
     os.makedirs(out_dir, exist_ok=True)
@@ -246,6 +249,13 @@ def main(argv=None):
     with open(args.out, "w", encoding="utf-8") as stream:
         stream.write("\n".join(parts))
     print(f"wrote {args.out}")
+    # The README's and docs' tables read benchmarks/report/*.json: regenerate them when this
+    # run wrote the repository's own report (not a report elsewhere, e.g. in a test).
+    if not args.no_tables and os.path.abspath(args.out) == os.path.join(HERE, "REPORT.md"):
+        import readme_tables
+
+        for path in readme_tables.update():
+            print(f"rewrote the tables of {path}")
 
 
 if __name__ == "__main__":
