@@ -14,6 +14,11 @@ For the paper config (hidden=32, depth=5, K=8, S=4, resample=4, grouped GRU with
 4 groups, 1 layer) the slimmed part is exactly ``53,760 * uf`` MACs per input
 sample and the fixed part ``1,536`` (GRU) ``+ 672`` (resampling) ``= 2,208``.
 
+The per-block formulas belong to the blocks (``macs_per_frame``, ``parameters_at`` of
+:mod:`speechbrain_slim.nnet.demucs_blocks` and :mod:`speechbrain_slim.nnet.recurrent`);
+this module adds them up per level and frame. :class:`HookMacCounter` counts
+independently, from the shapes a real forward pass sees.
+
 Run ``python -m speechbrain_slim.complexity hparams/slim_demucs.yaml`` for the table.
 
 Authors
@@ -345,7 +350,7 @@ class HookMacCounter:
                 # one unidirectional layer of all groups: 3 gates, input and recurrent weights
                 self._wrap(
                     module,
-                    "_scan_layer",
+                    "scan_layer",
                     lambda args, out, m=module: 6 * args[0].numel() * (out.shape[-1] // m.groups),
                 )
         resampler = self.model.resampler

@@ -11,6 +11,10 @@ first conv of encoder block i computes only ``ceil(C_i * uf)`` channels and the
 those. Block inputs and outputs, skips and the bottleneck keep full width, so
 the MACs are affine in the UF.
 
+This file assembles the model; the blocks, each owning its full, routed, streaming
+and static computation and its MACs, are in :mod:`speechbrain_slim.nnet.demucs_blocks`
+and :mod:`speechbrain_slim.nnet.recurrent`.
+
 Authors
  * speechbrain-slim contributors 2026
 """

@@ -3,9 +3,23 @@
 Encoder block: ``Conv1d(C_in, C, K, S) -> ReLU -> Conv1d(C, 2C, 1) -> GLU``; decoder
 block: ``x + skip -> Conv1d(C, 2C, 1) -> GLU -> ConvTranspose1d(C, C_out, K, S) (-> ReLU)``
 (DEMUCS, Defossez et al., 2020). At a UF only ``ceil(C * uf)`` internal channels are
-computed; block inputs and outputs keep full width. Each block computes a whole
-signal at one UF, or each frame at the UF of a per-frame track (the routed pass,
-planned by :mod:`speechbrain_slim.nnet.track_planner`).
+computed; block inputs and outputs keep full width.
+
+Each block owns everything that is computed from it, so a change to a block is made
+here once:
+
+* ``forward``: a whole signal at one UF, or each frame at the UF of a per-frame
+  track (the routed pass, planned by :mod:`speechbrain_slim.nnet.track_planner`);
+* ``streaming(ufs)``: a stream's new frames from cached state
+  (:mod:`speechbrain_slim.nnet.block_streams`, driven by
+  :class:`~speechbrain_slim.streaming.StreamingEnhancer`);
+* ``static(uf)``: the block at one UF as plain torch layers
+  (:mod:`speechbrain_slim.nnet.static_blocks`, assembled into a
+  :class:`~speechbrain_slim.lobes.static_demucs.StaticDemucs`);
+* ``macs_per_frame(uf)`` and ``parameters_at(uf)``: what
+  :mod:`speechbrain_slim.complexity` adds up.
+
+The recurrent bottlenecks (:mod:`speechbrain_slim.nnet.recurrent`) do the same.
 
 Authors
  * speechbrain-slim contributors 2026

@@ -159,10 +159,10 @@ class GroupedGRU(nn.Module):
             outs = [gru(chunk.contiguous())[0] for gru, chunk in zip(self.grus, chunks)]
             return self.linear(torch.cat(outs, dim=-1))
         for layer in range(self.layers):
-            x = self._scan_layer(x, layer)
+            x = self.scan_layer(x, layer)
         return x
 
-    def _scan_layer(self, x, layer):
+    def scan_layer(self, x, layer):
         """One unidirectional layer of all groups at once (same maths as ``torch.nn.GRU``).
 
         The input projections of every frame are one batched GEMM; each step then

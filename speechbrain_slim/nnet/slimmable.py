@@ -12,7 +12,7 @@ then one matrix product over a zero-copy view of the input, followed by a
 shifted sum over the kernel's ``kernel_size / stride`` taps.
 
 The ``uf`` argument is a float here. The dynamic model passes a per-frame
-decision track instead (see :mod:`speechbrain_slim.lobes.slim_demucs`); callers
+decision track instead (see :mod:`speechbrain_slim.nnet.demucs_blocks`); callers
 always hand the same ``uf`` object down to every layer.
 
 Authors
