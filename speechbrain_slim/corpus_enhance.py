@@ -64,7 +64,7 @@ STATE_FOLDER = ".speechbrain-slim"
 REPORT_FIELDS = ("input", "output", "status", "duration", "mean_uf", "macs", "rtf", "rank",
                  "batch", "warning", "error")
 COLLECTIVE_TIMEOUT = datetime.timedelta(hours=24)  # ranks wait this long for the slowest
-PARTIAL_OUTPUT = re.compile(r"\.tmp-[A-Za-z0-9_]{8}(\.[^.]*)?")  # _Sink's mkstemp names
+PARTIAL_OUTPUT = re.compile(r"\.tmp-[A-Za-z0-9_]{8}(\.[^.]*)?")  # AudioFileSink's temporary files
 
 
 def add_arguments(parser):

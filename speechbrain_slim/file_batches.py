@@ -32,8 +32,8 @@ import torch
 import torchaudio
 from speechbrain.dataio.batch import PaddedBatch
 
+from speechbrain_slim.audio_files import READ_BLOCK_SECONDS, AudioFileSink, header_shortfall
 from speechbrain_slim.complexity import count_macs
-from speechbrain_slim.inference import READ_BLOCK_SECONDS, _Sink, header_shortfall
 from speechbrain_slim.routing import parse_uf
 
 __all__ = ["MAX_BATCH_SECONDS", "batch_key", "enhance_files_together"]
@@ -163,7 +163,7 @@ def enhance_files_together(enhancer, jobs, uf="auto", shift=0.0):
         std = None
         if model.normalize_mode == "global":
             std = torch.stack([x[i, :n].std() for i, n in enumerate(model_frames)])[:, None]
-        runner = enhancer._runner(std, uf, shift)
+        runner = enhancer.window_runner(std, uf, shift)
         enhanced = torch.cat(runner.push(x, final=True), dim=-1)
         _zero_past(enhanced, model_frames)
         enhanced = _resample(enhanced, model.sample_rate, rate)
@@ -174,7 +174,7 @@ def enhance_files_together(enhancer, jobs, uf="auto", shift=0.0):
     done, row = {}, 0
     for _, target, samples, info in files:
         channels = samples.shape[0]
-        sink = _Sink(target, rate, channels, info.subtype, int(info.frames))
+        sink = AudioFileSink(target, rate, channels, info.subtype, int(info.frames))
         try:
             sink.write(enhanced[row : row + channels, : info.frames])
             sink.close()

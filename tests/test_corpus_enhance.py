@@ -134,9 +134,9 @@ def test_shards_are_balanced_by_duration_not_count():
 
 KILLABLE = textwrap.dedent("""
     import os, sys, time
-    from speechbrain_slim import cli, inference
+    from speechbrain_slim import audio_files, cli
 
-    closes, close = [0], inference._Sink.close
+    closes, close = [0], audio_files.AudioFileSink.close
     marker = os.environ["READY_MARKER"] + os.environ.get("RANK", "0")
 
     def slow_close(self):  # the third output of each rank hangs before its rename
@@ -148,7 +148,7 @@ KILLABLE = textwrap.dedent("""
             time.sleep(120)
         return close(self)
 
-    inference._Sink.close = slow_close
+    audio_files.AudioFileSink.close = slow_close
     sys.exit(cli.main(sys.argv[1:]))
 """)
 
