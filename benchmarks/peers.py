@@ -60,7 +60,7 @@ import numpy as np
 import torch
 
 from speechbrain_slim.cli import DEFAULT_SOURCE
-from speechbrain_slim.evaluation import METRICS, _scores, _summarise, paired_gain
+from speechbrain_slim.evaluation import METRICS, paired_gain, score_signal, summarise_scores
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -379,19 +379,19 @@ def run(manifest, source=DEFAULT_MODEL, data_root=None, limit=None, systems=SYST
                                        f"{len(noisy)} ({utt_id})")
                 seconds[name] += spent
                 row = {"id": utt_id, "snr_db": snr, "source": source,
-                       **_scores(torch.from_numpy(clean), torch.from_numpy(enhanced),
+                       **score_signal(torch.from_numpy(clean), torch.from_numpy(enhanced),
                                  sample_rate, index < dnsmos_items), **info}
                 rows[name].append(row)
     audio_seconds = sum(len(item[1]) for item in items) / sample_rate
-    overall = {name: _summarise(system_rows) for name, system_rows in rows.items()}
+    overall = {name: summarise_scores(system_rows) for name, system_rows in rows.items()}
     for name in overall:
         overall[name]["rtf"] = None if name == "noisy" else seconds[name] / audio_seconds
     snrs = sorted({item[3] for item in items if item[3] is not None})
-    by_snr = {name: {f"{snr:g}": _summarise([r for r in system_rows if r["snr_db"] == snr])
+    by_snr = {name: {f"{snr:g}": summarise_scores([r for r in system_rows if r["snr_db"] == snr])
                      for snr in snrs}
               for name, system_rows in rows.items()}
     sources = sorted({item[4] for item in items if item[4] is not None})
-    by_source = {name: {src: _summarise([r for r in system_rows if r["source"] == src])
+    by_source = {name: {src: summarise_scores([r for r in system_rows if r["source"] == src])
                         for src in sources}
                  for name, system_rows in rows.items()}
     gains = {name: {key: paired_gain(system_rows, rows["noisy"], key) for key in METRICS}

@@ -22,12 +22,38 @@ from tqdm import tqdm
 from speechbrain_slim.metrics import dnsmos, finite_mean, pesq_wb, si_sdr, stoi
 from speechbrain_slim.routing import route
 
-__all__ = ["evaluate", "format_results", "paired_gain", "pareto_plot", "evaluate_experiment"]
+__all__ = ["evaluate", "format_results", "paired_gain", "pareto_plot", "evaluate_experiment",
+           "score_signal", "summarise_scores"]
 
 METRICS = ("pesq", "stoi", "si_sdr")
 
 
-def _scores(clean, signal, sample_rate, with_dnsmos):
+def score_signal(clean, signal, sample_rate, with_dnsmos=False):
+    """The quality scores of one enhanced (or noisy) signal against its clean reference.
+
+    Arguments
+    ---------
+    clean : torch.Tensor
+        ``[time]`` clean reference.
+    signal : torch.Tensor
+        ``[time]`` signal to score.
+    sample_rate : int
+        Sample rate of both.
+    with_dnsmos : bool
+        Add DNSMOS overall (``dnsmos_ovrl``; needs the optional ONNX model).
+
+    Returns
+    -------
+    dict
+        ``pesq`` (PESQ-WB), ``stoi``, ``si_sdr`` (dB) and, on request, ``dnsmos_ovrl``.
+
+    Example
+    -------
+    >>> clean = torch.sin(torch.arange(16000) * 0.05) * torch.rand(16000)
+    >>> scores = score_signal(clean, clean + 0.01 * torch.randn(16000), 16000)
+    >>> sorted(scores), scores["si_sdr"] > 20
+    (['pesq', 'si_sdr', 'stoi'], True)
+    """
     scores = {
         "pesq": float(pesq_wb(clean, signal, sample_rate)),
         "stoi": float(stoi(clean, signal, sample_rate)),
@@ -38,7 +64,28 @@ def _scores(clean, signal, sample_rate, with_dnsmos):
     return scores
 
 
-def _summarise(rows):
+def summarise_scores(rows):
+    """Mean of every numeric score over ``rows`` (one dict per item), with the item count.
+
+    ``snr_db`` and ``id`` are not scores; a score that is NaN for some items (a metric
+    that failed) is averaged over the others and its failures counted in
+    ``<key>_failed``.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Per-item scores, e.g. from :func:`score_signal`.
+
+    Returns
+    -------
+    dict
+        ``count`` and the mean of each score.
+
+    Example
+    -------
+    >>> summarise_scores([{"snr_db": 0, "pesq": 2.0}, {"snr_db": 5, "pesq": float("nan")}])
+    {'count': 2, 'pesq': 2.0, 'pesq_failed': 1}
+    """
     keys = sorted({k for row in rows for k, v in row.items()
                    if k not in ("snr_db", "id") and isinstance(v, (int, float))})
     summary = {"count": len(rows)}
@@ -125,10 +172,11 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
         for item in tqdm(items, desc="evaluating", disable=not progress):
             noisy, clean = item["noisy_sig"].float(), item["clean_sig"].float()
             snr = item.get("snr_db")
-            noisy_rows.append({"snr_db": snr, **_scores(clean, noisy, sample_rate, with_dnsmos)})
+            noisy_rows.append(
+                {"snr_db": snr, **score_signal(clean, noisy, sample_rate, with_dnsmos)})
             for mode in modes:
                 enhanced, info = route(model, router, noisy.unsqueeze(0).to(device), mode)
-                row = _scores(clean, enhanced[0].cpu(), sample_rate, with_dnsmos)
+                row = score_signal(clean, enhanced[0].cpu(), sample_rate, with_dnsmos)
                 row.update(
                     snr_db=snr,
                     mean_uf=float(info["mean_uf"][0]),
@@ -145,19 +193,19 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
                     }
                 )
     results = {
-        "noisy": _summarise(noisy_rows),
-        "modes": {mode: _summarise(rows) for mode, rows in per_mode.items()},
+        "noisy": summarise_scores(noisy_rows),
+        "modes": {mode: summarise_scores(rows) for mode, rows in per_mode.items()},
         "by_snr": {},
         "gain_over_noisy": {
             mode: {key: paired_gain(rows, noisy_rows, key) for key in METRICS}
             for mode, rows in per_mode.items()
         },
-        "clean_input": _summarise(clean_rows) if clean_rows else {},
+        "clean_input": summarise_scores(clean_rows) if clean_rows else {},
     }
     snrs = sorted({row["snr_db"] for row in noisy_rows if row["snr_db"] is not None})
     for mode, rows in [("noisy", noisy_rows), *per_mode.items()]:
         results["by_snr"][mode] = {
-            f"{snr:g}": _summarise([r for r in rows if r["snr_db"] == snr]) for snr in snrs
+            f"{snr:g}": summarise_scores([r for r in rows if r["snr_db"] == snr]) for snr in snrs
         }
     return results
 
