@@ -49,6 +49,7 @@ import re
 import time
 import warnings
 
+from speechbrain_slim.command_inputs import find_audio, load_enhancer, refuse_overwrite
 from speechbrain_slim.data_manifests import (
     is_manifest,
     manifest_audio,
@@ -118,8 +119,6 @@ def collect_jobs(inputs, output, audio_key="wav", replacements=None):
     >>> jobs
     [('/data/a/u1.wav', '/out/a/u1.wav'), ('/data/b/u2.wav', '/out/b/u2.wav')]
     """
-    from speechbrain_slim.cli import find_audio
-
     manifests = [(item, manifest_audio(item, audio_key, replacements))
                  for item in inputs if is_manifest(item)]
     named = find_audio([item for item in inputs if not is_manifest(item)])
@@ -371,8 +370,6 @@ def run(args):
     jobs, manifests = collect_jobs(args.inputs, args.output, args.audio_key, replacements)
     if not jobs:
         raise FileNotFoundError(f"no audio files in {args.inputs}")
-    from speechbrain_slim.cli import load_enhancer, refuse_overwrite
-
     refuse_overwrite(jobs, args.in_place)
     enhanced_manifests = [os.path.join(args.output, os.path.basename(path))
                           for path, _ in manifests]

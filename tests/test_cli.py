@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_slim import cli
+from speechbrain_slim import cli, command_inputs
 from speechbrain_slim.hub import write_hub_folder
 from speechbrain_slim.lobes.router import Router
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
@@ -70,7 +70,8 @@ def test_enhance_reports_failures_and_bad_options(source, tmp_path, capsys):
 
 
 def test_default_source_missing_is_a_clear_error(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cli, "DEFAULT_SOURCE", str(tmp_path / "hub" / "slim-demucs-real"))
+    monkeypatch.setattr(command_inputs, "DEFAULT_SOURCE",
+                        str(tmp_path / "hub" / "slim-demucs-real"))
     assert cli.main(["info"]) == 2
     err = capsys.readouterr().err
     assert "slim-demucs-real does not exist" in err and "--source" in err
