@@ -9,14 +9,10 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from speechbrain_slim.data.corpus import CORPUS_DIR
+from speechbrain_slim.data.corpus_splits import SPLITS, split_groups
 from speechbrain_slim.data.mixing import active_speech_mask, measure_snr
-from speechbrain_slim.data.real_corpus import (
-    SPLITS,
-    bandwidth_hz,
-    build_real_corpus,
-    speech_quality,
-    split_groups,
-)
+from speechbrain_slim.data.real_corpus import build_real_corpus
+from speechbrain_slim.data.real_recordings import bandwidth_hz, speech_quality
 
 SPEECH = sorted(os.path.join(CORPUS_DIR, "train", f)
                 for f in os.listdir(os.path.join(CORPUS_DIR, "train")))

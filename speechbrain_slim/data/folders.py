@@ -12,7 +12,7 @@ converts a folder).
 Speech is split **by speaker**: a file's speaker is its first sub-folder under the clean folder
 (LibriSpeech, VCTK) or, for files directly in it, the file name up to the first ``_`` or ``-``
 (DNS ``book_00001_chp_0001_reader_00002...`` files then group by book). Whole speakers go to
-valid and test (10% of the speech each, :func:`~speechbrain_slim.data.real_corpus.split_groups`);
+valid and test (10% of the speech each, :func:`~speechbrain_slim.data.corpus_splits.split_groups`);
 noise files are split by file within each sub-folder, impulse responses likewise. The folder
 ``data_folder`` receives the manifests ``real_corpus`` writes (``speech_*.json``, ``noise_*.json``,
 ``rir_*.json`` and the fixed ``valid.json``/``test.json`` mixtures), so training and evaluation
@@ -27,16 +27,16 @@ import re
 
 import soundfile as sf
 
-from speechbrain_slim.data.prepare import list_audio, write_json
-from speechbrain_slim.data.real_corpus import (
+from speechbrain_slim.data.corpus_splits import (
+    SAMPLE_RATE,
     built_with,
     manifest_names,
     split_files,
     split_groups,
-    write_manifests,
 )
+from speechbrain_slim.data.fixed_mixtures import write_manifests
+from speechbrain_slim.data.prepare import list_audio, write_json
 
-SAMPLE_RATE = 16000
 DONE_FILE = "folders_done.json"
 
 
