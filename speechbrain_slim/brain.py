@@ -22,7 +22,7 @@ without the routing losses, which would train nothing.
 
 Routed stages make hard per-frame decisions (Gumbel-softmax, straight-through
 gates), so the backbone really runs one width per frame, and add the routing
-losses ``beta * L_eff + gamma * L_bal`` (:mod:`speechbrain_slim.losses`) and, when
+losses ``beta * L_eff + gamma * L_bal`` (:mod:`speechbrain_slim.routing_losses`) and, when
 hparams give ``router_targets``, the router's cross-entropy to per-frame targets
 computed from the backbone's output at every UF (:mod:`speechbrain_slim.router_targets`).
 
@@ -135,7 +135,8 @@ class SlimBrain(sb.Brain):
     -------
     >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
     >>> from speechbrain_slim.lobes.router import Router
-    >>> from speechbrain_slim.losses import EnhancementLoss, RoutingLoss
+    >>> from speechbrain_slim.losses import EnhancementLoss
+    >>> from speechbrain_slim.routing_losses import RoutingLoss
     >>> model = SlimDemucs(hidden=4, depth=2, normalize="running")
     >>> router = Router(model.ufs, frame_stride=model.total_stride, channels=4)
     >>> brain = SlimBrain(

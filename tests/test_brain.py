@@ -7,7 +7,8 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain_slim.brain import SlimBrain
 from speechbrain_slim.lobes.router import Router
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
-from speechbrain_slim.losses import EnhancementLoss, RoutingLoss
+from speechbrain_slim.losses import EnhancementLoss
+from speechbrain_slim.routing_losses import RoutingLoss
 
 
 def backbone_elements_with_gradient(joint_static_weight):

@@ -5,14 +5,14 @@ import math
 import pytest
 import torch
 
-from speechbrain_slim.losses import (
+from speechbrain_slim import losses
+from speechbrain_slim.losses import EnhancementLoss, length_mask
+from speechbrain_slim.routing_losses import (
     DEFAULT_UFS,
-    EnhancementLoss,
     RoutingLoss,
     balance_loss,
     efficiency_loss,
     expected_uf,
-    length_mask,
     uf_usage,
 )
 
@@ -218,3 +218,8 @@ def test_routing_loss_trades_efficiency_against_balance():
         assert parts["mean_uf"].item() == pytest.approx(0.3, abs=0.05)
         balances[gamma] = parts["balance"].item()
     assert balances[0.05] < 0.75 * balances[0.0]
+
+
+def test_losses_still_offers_the_routing_loss_the_hparams_name():
+    # hparams/*.yaml build it as !new:speechbrain_slim.losses.RoutingLoss
+    assert losses.RoutingLoss is RoutingLoss

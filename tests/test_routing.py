@@ -147,7 +147,7 @@ def test_diagonal_gru_state_carries_over():
 
 def test_efficiency_loss_moves_the_routers_mean_uf_to_the_target(pair):
     """Training the router with L_eff alone pulls its mean UF toward the target."""
-    from speechbrain_slim.losses import RoutingLoss
+    from speechbrain_slim.routing_losses import RoutingLoss
 
     model, _ = pair
     torch.manual_seed(0)
