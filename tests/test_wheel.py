@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +58,15 @@ def installed(tmp_path_factory):
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     shutil.copytree(ROOT / "speechbrain_slim", source / "speechbrain_slim", ignore=skip)
     shutil.copytree(ROOT / "hub", source / "hub", ignore=skip)
+    shutil.copytree(ROOT / "docs", source / "docs", ignore=skip)
     env = _clean_env()
     _run([sys.executable, "-c", "from setuptools import build_meta; "
           f"build_meta.build_sdist({str(tmp / 'sdist')!r})"], cwd=source, env=env)
     (sdist,) = (tmp / "sdist").glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:  # the docs the README links to travel with it
+        names = {Path(name).relative_to(Path(name).parts[0]).as_posix()
+                 for name in archive.getnames() if len(Path(name).parts) > 1}
+    assert {"docs/ARCHITECTURE.md", "docs/DATA.md", "docs/EXPERIMENTS.md"} <= names, names
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
           "--no-index", "-w", tmp / "dist", sdist], cwd=tmp, env=env)
     (wheel,) = (tmp / "dist").glob("*.whl")
