@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from speechbrain_slim.nnet.slimmable import SlimConv1d
 
-__all__ = ["DiagonalGRU", "Router", "RouterStream", "diagonal_gru_step"]
+__all__ = ["DiagonalGRU", "Router", "RouterStream", "diagonal_gru_step", "diagonal_gru_scan"]
 
 
 def diagonal_gru_step(gates_x, hidden, recurrent, recurrent_bias):
@@ -42,6 +42,56 @@ def diagonal_gru_step(gates_x, hidden, recurrent, recurrent_bias):
     from_hidden = gates_h[..., 2, :] + recurrent_bias
     candidate = torch.tanh(torch.addcmul(gates_x[..., 2, :], update_reset[..., 1, :], from_hidden))
     return torch.lerp(candidate, hidden, update_reset[..., 0, :])
+
+
+def diagonal_gru_scan(projected, hidden, recurrent, recurrent_bias):
+    """:func:`diagonal_gru_step` over every frame, without autograd (six ops per step).
+
+    Arguments
+    ---------
+    projected : torch.Tensor
+        ``[batch, frames, 3, C]`` input projections.
+    hidden : torch.Tensor
+        ``[batch, C]`` state before the first frame.
+    recurrent, recurrent_bias : torch.Tensor
+        The GRU's ``[3, C]`` diagonal weights and ``[C]`` bias.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, frames, C]``, the hidden state after every frame.
+
+    Each step writes into buffers whose slices are made once (the router's time is
+    per-op overhead, not arithmetic): the same maths as :func:`diagonal_gru_step`, to
+    float rounding.
+
+    Example
+    -------
+    >>> projected, hidden = torch.randn(2, 5, 3, 4), torch.randn(2, 4)
+    >>> weights = torch.randn(3, 4), torch.randn(4)
+    >>> steps = [hidden]
+    >>> for frame in range(5):
+    ...     steps.append(diagonal_gru_step(projected[:, frame], steps[-1], *weights))
+    >>> torch.allclose(diagonal_gru_scan(projected, hidden, *weights),
+    ...                torch.stack(steps[1:], dim=1), atol=1e-6)
+    True
+    """
+    batch, frames, _, channels = projected.shape
+    bias = torch.cat([recurrent_bias.new_zeros(2, channels), recurrent_bias.unsqueeze(0)])
+    from_hidden = projected.new_empty(batch, 3, channels)  # recurrent * h (+ bias for n)
+    update_reset = projected.new_empty(batch, 2, channels)
+    update, reset = update_reset[:, 0:1], update_reset[:, 1:2]
+    hidden_n = from_hidden[:, 2:3]
+    candidate = projected.new_empty(batch, 1, channels)
+    out = projected.new_empty(frames, batch, 1, channels)
+    state = hidden.reshape(batch, 1, channels)
+    for gates_zr, gates_n, output in zip(projected[:, :, :2].unbind(1),
+                                         projected[:, :, 2:3].unbind(1), out.unbind(0)):
+        torch.addcmul(bias, recurrent, state, out=from_hidden)
+        torch.add(gates_zr, from_hidden[:, :2], out=update_reset).sigmoid_()
+        torch.addcmul(gates_n, reset, hidden_n, out=candidate).tanh_()
+        state = torch.lerp(candidate, state, update, out=output)
+    return out.view(frames, batch, channels).transpose(0, 1)
 
 
 class DiagonalGRU(nn.Module):
@@ -75,6 +125,9 @@ class DiagonalGRU(nn.Module):
         batch, frames, channels = x.shape
         projected = self.input_proj(x).view(batch, frames, 3, channels)
         hidden = x.new_zeros(batch, channels) if state is None else state
+        if not torch.is_grad_enabled():
+            out = diagonal_gru_scan(projected, hidden, self.recurrent, self.recurrent_bias)
+            return out, out[:, -1]
         outputs = []
         for frame in range(frames):
             hidden = diagonal_gru_step(
@@ -210,13 +263,9 @@ class RouterStream:
         features = torch.addmm(self.conv[0], windows, self.conv[1]).relu_()
         projected = torch.addmm(self.projection[0], features, self.projection[1])
         projected = projected.view(frames, 3, self.channels)
-        hidden, outputs = self.hidden, []
-        for frame in range(frames):
-            hidden = diagonal_gru_step(projected[frame], hidden, self.recurrent,
-                                       self.recurrent_bias)
-            outputs.append(hidden)
-        self.hidden = hidden
-        hidden = outputs[0].unsqueeze(0) if frames == 1 else torch.stack(outputs)
+        hidden = diagonal_gru_scan(projected.unsqueeze(0), self.hidden, self.recurrent,
+                                   self.recurrent_bias)[0]
+        self.hidden = hidden[-1]
         logits = torch.addmm(self.classifier[0], hidden, self.classifier[1])
         drop = self.stride * last - self.start
         self.inputs, self.start, self.done = self.inputs[drop:], self.start + drop, last

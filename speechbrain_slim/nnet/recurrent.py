@@ -181,6 +181,8 @@ class GroupedGRU(nn.Module):
         inputs = x.reshape(batch * frames, groups, width).transpose(0, 1)
         projected = torch.baddbmm(bias.unsqueeze(1), inputs, w_ih.transpose(1, 2))
         projected = projected.view(groups, batch, frames, 3 * width)
+        if not torch.is_grad_enabled():
+            return self._scan_inference(x, projected, w_hh, b_hh)
         w_rz = w_hh[:, : 2 * width].transpose(1, 2).contiguous()
         w_n = w_hh[:, 2 * width :].transpose(1, 2).contiguous()
         b_n = b_hh[:, 2 * width :].unsqueeze(1)
@@ -198,6 +200,37 @@ class GroupedGRU(nn.Module):
             outputs.append(hidden)
         out = torch.stack(outputs, dim=2)  # [groups, batch, frames, width]
         return out.permute(1, 2, 0, 3).reshape(batch, frames, channels)
+
+    @staticmethod
+    def _scan_inference(x, projected, w_hh, b_hh):
+        """:meth:`scan_layer`'s steps without autograd: five ops per step, into buffers.
+
+        ``projected`` ([groups, batch, frames, 3 * width]) holds every bias but ``b_hn``;
+        with ``b_hn`` added, one batched GEMM per step adds ``h @ W_hh`` onto it
+        (reset/update pre-activations and ``n_x + n_h``), and with ``n_x`` kept aside the
+        candidate is
+        ``tanh(lerp(n_x, P_n + h W_hn, r))`` (as :class:`GroupedGRUStream`). Every step
+        writes into preallocated buffers whose slices are made once, so a step costs
+        five dispatches instead of a dozen (the bottleneck's time is per-op overhead).
+        """
+        groups, batch, frames, gates_width = projected.shape
+        width = gates_width // 3
+        projected = projected.transpose(1, 2).contiguous()  # [groups, frames, batch, 3w]
+        n_x = projected[..., 2 * width :].clone()
+        projected[..., 2 * width :] += b_hh[:, 2 * width :].view(groups, 1, 1, width)
+        w_t = w_hh.transpose(1, 2).contiguous()
+        out = x.new_empty(groups, frames, batch, width)
+        hidden = x.new_zeros(groups, batch, width)
+        gates = x.new_empty(groups, batch, 3 * width)
+        reset_update, reset = gates[..., : 2 * width], gates[..., :width]
+        update, new = gates[..., width : 2 * width], gates[..., 2 * width :]
+        candidate = x.new_empty(groups, batch, width)
+        for step, n_step, output in zip(projected.unbind(1), n_x.unbind(1), out.unbind(1)):
+            torch.baddbmm(step, hidden, w_t, out=gates)
+            reset_update.sigmoid_()
+            torch.lerp(n_step, new, reset, out=candidate).tanh_()
+            hidden = torch.lerp(candidate, hidden, update, out=output)
+        return out.permute(2, 1, 0, 3).reshape(batch, frames, groups * width)
 
 
 class LSTMStream:
@@ -296,29 +329,34 @@ class GroupedGRUStream:
             ))
 
     def reset(self):
-        self.hidden = [self.weights[0][0].new_zeros(self.groups, 1, self.width)
-                       for _ in range(self.layers)]
+        like = self.weights[0][0]
+        self.hidden = [like.new_zeros(self.groups, 1, self.width) for _ in range(self.layers)]
+        # a step's buffers and their slices, made once (a step is then five dispatches)
+        gates = like.new_empty(self.groups, 1, 3 * self.width)
+        width = self.width
+        self._step = (gates, gates[..., : 2 * width], gates[..., :width],
+                      gates[..., width : 2 * width], gates[..., 2 * width :],
+                      like.new_empty(self.groups, 1, width))
 
     def __call__(self, x):
         frames, channels = x.shape
         width = self.width
+        gates, reset_update, reset, update, new, candidate = self._step
         for layer, (bias, w_ih, w_hh, b_hn) in enumerate(self.weights):
             inputs = x.view(frames, self.groups, width).transpose(0, 1)
             projected = torch.baddbmm(bias, inputs, w_ih)  # [groups, frames, 3 * width]
             n_x = projected[..., 2 * width :] - b_hn
-            hidden, outputs = self.hidden[layer], []
-            for frame in range(frames):
-                gates = torch.baddbmm(projected[:, frame : frame + 1], hidden, w_hh)
-                reset_update = gates[..., : 2 * width].sigmoid()
-                candidate = torch.lerp(n_x[:, frame : frame + 1], gates[..., 2 * width :],
-                                       reset_update[..., :width]).tanh_()
-                hidden = torch.lerp(candidate, hidden, reset_update[..., width:])
-                outputs.append(hidden)
+            hidden = self.hidden[layer]
+            out = x.new_empty(self.groups, frames, width)
+            for step, n_step, output in zip(projected.split(1, dim=1), n_x.split(1, dim=1),
+                                            out.split(1, dim=1)):
+                torch.baddbmm(step, hidden, w_hh, out=gates)
+                reset_update.sigmoid_()
+                torch.lerp(n_step, new, reset, out=candidate).tanh_()
+                hidden = torch.lerp(candidate, hidden, update, out=output)
             self.hidden[layer] = hidden
-            if frames == 1:
-                x = hidden.view(1, channels)
-            else:
-                x = torch.cat(outputs, dim=1).transpose(0, 1).reshape(frames, channels)
+            x = hidden.view(1, channels) if frames == 1 else out.transpose(0, 1).reshape(
+                frames, channels)
         return x
 
 
