@@ -26,6 +26,7 @@ from torch import nn
 
 from speechbrain_slim.complexity import count_macs
 from speechbrain_slim.lobes.static_demucs import StaticDemucs
+from speechbrain_slim.nnet.allocator import retain_freed_memory
 from speechbrain_slim.nnet.demucs_blocks import DecoderBlock, EncoderBlock
 from speechbrain_slim.nnet.recurrent import GroupedGRU, LSTMBottleneck
 from speechbrain_slim.nnet.resample import SincResampler
@@ -354,6 +355,8 @@ class SlimDemucs(nn.Module):
         """
         mix = as_batch_of_waveforms(noisy)
         batch, length = mix.shape
+        if not torch.is_grad_enabled():
+            retain_freed_memory()  # once: passes reuse freed temporaries (no page faults)
         levels = self.level_frames(length)
         if isinstance(uf, torch.Tensor):
             track = self.check_track(uf, batch, levels[-1])
