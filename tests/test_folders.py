@@ -31,8 +31,8 @@ def folders(tmp_path_factory):
             sf.write(root / "musan" / "noise" / kind / f"n{i}.wav",
                      0.1 * rng.standard_normal(24000), 16000)
     (root / "rirs" / "smallroom").mkdir(parents=True)
-    for i in range(4):
-        h = np.exp(-np.arange(2000) / 300.0) * rng.standard_normal(2000)
+    for i in range(12):  # files split by a hash of their path: with 4, a tmp folder name
+        h = np.exp(-np.arange(2000) / 300.0) * rng.standard_normal(2000)  # could hold them all out
         h[0] = 1.0
         sf.write(root / "rirs" / "smallroom" / f"r{i}.wav", h / np.abs(h).max(), 16000)
     return root
