@@ -6,7 +6,10 @@ stages of :meth:`SlimDemucs.forward` timed one by one (the thread's CPU time, be
 ``--repeats``, every UF interleaved round-robin), next to each stage's MACs; ``auto`` is
 the pass along the router's track (the shipped router; an untrained one for the paper
 config). ``whole pass`` is ``model(noisy, uf)`` timed as one call (it includes the MAC
-count and the small glue between stages).
+count and the small glue between stages); for ``auto`` it is ``route(model, router, noisy,
+"auto")``, the router included, and ``auto backbone`` is the backbone alone along the
+router's track, set against the time the static passes predict for the same per-frame
+mix of UFs (``auto_predicted_ms``: ``sum_j share_j * time(UF_j)``).
 
 Streaming: :class:`~speechbrain_slim.streaming.StreamingEnhancer` fed 256-sample chunks;
 every stage's calls are timed and summed (CPU time per 16 ms frame, best of
@@ -115,7 +118,7 @@ def offline_stages(model, noisy, uf, clock):
 def profile_offline(model, router, seconds, repeats, clock=time.thread_time):
     """Per-stage and whole-pass CPU time of every UF and of ``auto`` (router track)."""
     from speechbrain_slim.complexity import count_macs
-    from speechbrain_slim.routing import decide, router_logits
+    from speechbrain_slim.routing import decide, route, router_logits
 
     torch.manual_seed(1)
     noisy = 0.1 * torch.randn(1, int(seconds * RATE))
@@ -125,19 +128,26 @@ def profile_offline(model, router, seconds, repeats, clock=time.thread_time):
         track = decide(logits, model.ufs)[0]
     modes = {f"{uf:g}": uf for uf in model.ufs}
     modes["auto"] = track
-    stages, whole = {}, {name: float("inf") for name in modes}
+    passes = {name: (lambda uf=uf: model(noisy, uf)) for name, uf in modes.items()}
+    passes["auto"] = lambda: route(model, router, noisy, "auto")  # router included
+    passes["auto backbone"] = lambda: model(noisy, track)
+    stages, whole = {}, {name: float("inf") for name in passes}
     with torch.inference_mode():
         for name, uf in modes.items():  # warm-up
             offline_stages(model, noisy, uf, clock)
-            model(noisy, uf)
+        for fn in passes.values():
+            fn()
         for _ in range(repeats):
             for name, uf in modes.items():
                 for stage, spent in offline_stages(model, noisy, uf, clock).items():
                     key = (name, stage)
                     stages[key] = min(stages.get(key, float("inf")), spent)
+            for name, fn in passes.items():
                 start = clock()
-                model(noisy, uf)
+                fn()
                 whole[name] = min(whole[name], clock() - start)
+    shares = {f"{uf:g}": float((track == uf).float().mean()) for uf in model.ufs}
+    predicted = sum(share * whole[name] for name, share in shares.items())
     names = list(dict.fromkeys(stage for _, stage in stages))
     macs = {f"{uf:g}": stage_macs(model, length, uf) for uf in model.ufs}
     auto_macs = count_macs(model, length, track[0])
@@ -146,7 +156,10 @@ def profile_offline(model, router, seconds, repeats, clock=time.thread_time):
         "auto_mean_uf": float(track.float().mean()),
         "stages": names,
         "ms": {name: {stage: 1000 * stages[(name, stage)] for stage in names} for name in modes},
-        "whole_pass_ms": {name: 1000 * whole[name] for name in modes},
+        "whole_pass_ms": {name: 1000 * whole[name] for name in passes},
+        "auto_shares": shares,
+        "auto_predicted_ms": 1000 * predicted,
+        "auto_backbone_vs_predicted": whole["auto backbone"] / predicted,
         "macs_per_sample": {uf: {stage: value / length for stage, value in per.items()}
                             for uf, per in macs.items()},
         "total_macs_per_sample": {**{f"{uf:g}": count_macs(model, length, uf) / length
@@ -300,9 +313,15 @@ def format_result(result):
         mac_ratio = " | ".join(f"{off['total_macs_per_sample'][m] / off['total_macs_per_sample']['1']:.2f}"
                                for m in modes)
         lines.append(f"| MACs / MACs(UF 1) | {mac_ratio} | | |")
+        lines += ["", f"auto: router + backbone {off['whole_pass_ms']['auto']:.2f} ms; backbone "
+                  f"alone along the track {off['whole_pass_ms']['auto backbone']:.2f} ms, "
+                  f"predicted from the static passes at the same mix of UFs "
+                  f"{off['auto_predicted_ms']:.2f} ms (ratio "
+                  f"{off['auto_backbone_vs_predicted']:.2f})."]
         smodes = stream["modes"]
         lines += ["", f"Streaming, CPU ms per 16 ms frame ({stream['frames']} frames; auto: mean "
-                  f"UF {stream['auto_mean_uf']:.3f}):", "",
+                  f"UF {stream['auto_mean_uf']:.3f}; every stage call is timed, which adds ~1 us "
+                  "per call: `benchmarks/streaming_speed.py` gives the uninstrumented time):", "",
                   "| stage | " + " | ".join(f"UF {m}" if m != "auto" else "auto" for m in smodes)
                   + " |", "|---|" + "---:|" * len(smodes)]
         for stage in stream["stages"]:

@@ -38,6 +38,7 @@ DOCUMENTS = ("README.md", "docs/EXPERIMENTS.md", "docs/ARCHITECTURE.md", "docs/D
 SHIPPED = "hub/slim-demucs-real"
 EMBEDDED = "hub/slim-demucs-embedded"
 PEERS = "benchmarks/report/peers/peers.json"
+PROFILE = "benchmarks/report/profile.json"
 PEER_NAMES = {"rnnoise": "RNNoise", "dfn3": "DeepFilterNet3"}
 METRICS = ("pesq", "stoi", "si_sdr")
 # A system's numbers in peers.json and in results.json come from the same model on the same
@@ -137,31 +138,40 @@ def _shipped(root):
 def shipped_model(root):
     """Test split: noisy, every UF, auto (results.json) and the peers (peers.json)."""
     results, peers, modes = _shipped(root)
+    profile = Source(root, PROFILE)
+    offline = profile.get("models", "shipped", "offline")
+    times = offline["whole_pass_ms"]
     overall = peers.get("overall")
     rows = []
     noisy = results.get("noisy")
     rows.append(["noisy", f"{noisy['pesq']:.3f}", f"{noisy['stoi']:.3f}",
                  f"{noisy['si_sdr']:.2f}", _num(peers.get("overall", "noisy").get("dnsmos_ovrl"),
-                                                ".2f"), "", "", ""])
+                                                ".2f"), "", "", "", ""])
     for mode in modes:
         row = results.get("modes", mode)
         peer = peers.get("overall", _peer_key(mode))
         label = "auto (router)" if mode == "auto" else _uf_label(mode)
+        key = "auto" if mode == "auto" else f"{float(mode):g}"
         rows.append([label, f"{row['pesq']:.3f}", f"{row['stoi']:.3f}", f"{row['si_sdr']:.2f}",
                      _num(peer.get("dnsmos_ovrl"), ".2f"), f"{row['mean_uf']:.3f}",
-                     f"{row['macs_per_sample']:,.0f}", _num(peer.get("rtf"), ".3f")])
+                     f"{row['macs_per_sample']:,.0f}", f"{times[key] / times['1']:.2f}",
+                     _num(peer.get("rtf"), ".3f")])
     for key, name in PEER_NAMES.items():
         if key in overall:
             row = overall[key]
             rows.append([name, f"{row['pesq']:.3f}", f"{row['stoi']:.3f}",
-                         f"{row['si_sdr']:.2f}", _num(row.get("dnsmos_ovrl"), ".2f"), "", "",
+                         f"{row['si_sdr']:.2f}", _num(row.get("dnsmos_ovrl"), ".2f"), "", "", "",
                          _num(row.get("rtf"), ".3f")])
     lines = _table(["system", "PESQ", "STOI", "SI-SDR (dB)", "DNSMOS OVRL", "mean UF",
-                    "MACs/sample", "RTF"], ["---"] + ["---:"] * 7, rows)
+                    "MACs/sample", "time / time(UF 1)", "RTF"], ["---"] + ["---:"] * 8, rows)
     lines += ["", f"{peers.get('items')} mixtures, {peers.get('audio_seconds'):.0f} s of audio; "
               f"DNSMOS OVRL on the first {peers.get('dnsmos_items')}; real-time factor (RTF) on "
               f"{peers.get('threads')} thread. Ours: `{SHIPPED}/results.json`; DNSMOS, RTF and "
-              f"the peers: `{PEERS}` (same mixtures, one run)."]
+              f"the peers: `{PEERS}` (same mixtures, one run). Time / time(UF 1): CPU time of "
+              f"one offline pass over {profile.get('audio_seconds'):g} s of noise, "
+              f"{profile.get('threads')} thread, all UFs side by side (auto: its router's track, "
+              f"mean UF {offline['auto_mean_uf']:.3f}, router included): `{PROFILE}` "
+              "(`benchmarks/profile_blocks.py`, which also says where the time goes)."]
     return lines
 
 

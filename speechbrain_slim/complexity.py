@@ -209,8 +209,16 @@ def parameters_at(model, uf=1.0):
     return total
 
 
-def complexity_table(model):
+def complexity_table(model, times=None):
     """Parameters, MACs per sample and GMAC per second of audio for each of the model's UFs.
+
+    Arguments
+    ---------
+    model : SlimDemucs
+        The model.
+    times : dict, optional
+        ``{uf: seconds per second of audio}`` (:func:`time_per_uf`): adds each UF's
+        measured ``rtf`` and ``time_ratio`` (time / time(UF 1)) next to its MACs.
 
     Example
     -------
@@ -234,20 +242,71 @@ def complexity_table(model):
                 "mac_ratio": macs["total"] / full,
             }
         )
+        if times is not None:
+            rows[-1]["rtf"] = times[uf]
+            rows[-1]["time_ratio"] = times[uf] / times[max(model.ufs)]
     return rows
 
 
+def time_per_uf(model, seconds=4.0, repeats=3, threads=1):
+    """Measured CPU time of an offline pass at each UF, per second of audio (real-time factor).
+
+    One waveform of ``seconds`` of noise, batch 1, ``threads`` threads, inference mode; the
+    UFs are timed round-robin (best of ``repeats``, this thread's CPU time), so their
+    ratios are measured side by side. It is what a user's pass costs, MACs or not:
+    resampling, full-width block outputs and per-op overhead do not shrink with the UF
+    (see ``benchmarks/profile_blocks.py`` for where the time goes).
+
+    Returns
+    -------
+    dict
+        ``{uf: seconds of CPU time per second of audio}``.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> times = time_per_uf(SlimDemucs(hidden=4, depth=2), seconds=0.1, repeats=1)
+    >>> sorted(times) == [0.125, 0.25, 0.5, 1.0] and all(t > 0 for t in times.values())
+    True
+    """
+    import time
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        reference = next(model.parameters())
+        noisy = 0.1 * torch.randn(1, int(seconds * model.sample_rate), generator=generator)
+        noisy = noisy.to(reference.device, reference.dtype)
+        best = {uf: float("inf") for uf in model.ufs}
+        with torch.inference_mode():
+            for uf in model.ufs:  # warm-up
+                model(noisy, uf)
+            for _ in range(repeats):
+                for uf in model.ufs:
+                    start = time.thread_time()
+                    model(noisy, uf)
+                    best[uf] = min(best[uf], time.thread_time() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return {uf: spent / seconds for uf, spent in best.items()}
+
+
 def format_table(rows):
-    """Renders :func:`complexity_table` rows as a markdown table."""
+    """Renders :func:`complexity_table` rows as a markdown table (with the measured time per
+    UF when the rows have it)."""
+    timed = all("rtf" in row for row in rows)
     lines = [
-        "| UF | params | MACs/sample | slimmed | fixed | GMAC/s | MAC ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| UF | params | MACs/sample | slimmed | fixed | GMAC/s | MAC ratio |"
+        + (" RTF (1 thread) | time ratio |" if timed else ""),
+        "|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if timed else ""),
     ]
     for row in rows:
         lines.append(
             f"| {row['uf']:g} | {row['params']:,} | {row['macs_per_sample']:,.0f} "
             f"| {row['slimmed_macs_per_sample']:,.0f} | {row['fixed_macs_per_sample']:,.0f} "
             f"| {row['gmac_per_second']:.3f} | {row['mac_ratio']:.3f} |"
+            + (f" {row['rtf']:.4f} | {row['time_ratio']:.2f} |" if timed else "")
         )
     return "\n".join(lines)
 
