@@ -118,7 +118,7 @@ def enhance(args):
 
 def info(args):
     """Runs ``speechbrain-slim info``; returns the exit status."""
-    from speechbrain_slim.complexity import complexity_table, format_table
+    from speechbrain_slim.complexity import complexity_table, format_table, time_per_uf
 
     enhancer = load_enhancer(args.source, args.device, trust_remote_code=args.trust_remote_code)
     model, router = enhancer.model, enhancer.router
@@ -126,7 +126,8 @@ def info(args):
     print(f"sample rate {model.sample_rate} Hz, UFs {list(model.ufs)}, "
           f"lookahead {model.lookahead} samples ({1000 * model.lookahead / model.sample_rate:.1f}"
           f" ms), {model.total_stride} samples per routing frame")
-    print(format_table(complexity_table(model)))
+    # measured here, 1 thread, side by side: what a pass costs on this machine, MACs or not
+    print(format_table(complexity_table(model, times=time_per_uf(model))))
     if router is None:
         print("router: none (fixed UFs only)")
     else:
