@@ -74,8 +74,10 @@ def test_pack_fits_and_decodes(corpus, tmp_path):
     record = pack_corpus(root, out, budget_mib=budget, rirs=2, check_files=2, progress=False)
     assert record["total_bytes"] <= budget * 1024 * 1024
     assert record["codec"] in ("OGG OPUS", "OGG VORBIS")
-    for name in (*PARTS, *EMPTY):
+    for name in (*PARTS, *EMPTY, "test"):
         assert os.path.isfile(os.path.join(out, f"{name}.json"))
+    with open(os.path.join(out, "test.json"), encoding="utf-8") as stream:
+        assert set(json.load(stream)) == set(manifests["valid"])  # a stand-in, never empty
     with open(os.path.join(out, DONE_FILE), encoding="utf-8") as stream:
         assert json.load(stream) == {"seed": 1234}
     packed = {}

@@ -31,7 +31,8 @@ where each ``cap`` is the largest that fits that part's share of the budget (``s
 what the rooms, talkers and valid mixtures leave), found by bisection on the measured bytes of
 the encoded files. The manifests keep the corpus's format (``{data_root}`` paths, ``length`` of
 the decoded audio) with ``wav`` pointing into the pack; the held-out ``*_valid``/``*_test``
-source manifests and ``test.json`` are written empty (training never reads them) and the
+source manifests are written empty (training never reads them), ``test.json`` is a copy of
+``valid.json`` (``train.py`` loads a test set, an empty one fails; not a test split) and the
 corpus's ``real_corpus_done.json`` is copied, so ``train.py --data_folder=PACK`` reads the pack
 as a finished build. ``pack.json`` records the codec, the bitrates, the rules, what was kept
 (files, minutes, bytes per part) and a decode check (lengths, sample rates, levels and the
@@ -56,7 +57,7 @@ __all__ = ["choose_codec", "encode", "every_kth", "pack_corpus", "main"]
 SAMPLE_RATE = 16000
 PARTS = ("speech_train", "talkers_train", "noise_train", "rir_train", "valid")
 EMPTY = ("speech_valid", "speech_test", "noise_valid", "noise_test", "talkers_valid",
-         "talkers_test", "rir_valid", "rir_test", "test")
+         "talkers_test", "rir_valid", "rir_test")
 DONE_FILE = "real_corpus_done.json"
 MIB = 1024 * 1024
 
@@ -367,6 +368,9 @@ def pack_corpus(corpus, out, budget_mib=17.0, speech_kbps=40, noise_kbps=16, val
         _write_json(kept[part], os.path.join(out, f"{part}.json"))
     for name in EMPTY:
         _write_json({}, os.path.join(out, f"{name}.json"))
+    # train.py loads a test set (an empty one fails): the valid mixtures stand in; never report
+    # scores on it (the real test split stays with the full corpus)
+    _write_json(kept["valid"], os.path.join(out, "test.json"))
     shutil.copyfile(os.path.join(corpus, DONE_FILE), os.path.join(out, DONE_FILE))
 
     record = {
