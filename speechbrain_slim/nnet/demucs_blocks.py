@@ -125,10 +125,10 @@ class EncoderBlock(nn.Module):
         ``ufs``: its new frames as input frames arrive."""
         return EncoderStream(self, ufs)
 
-    def _encode(self, x, uf):
+    def _encode(self, x, uf, out=None):
         hidden = self.conv(x, uf)
         hidden = hidden.relu_() if not torch.is_grad_enabled() else torch.relu(hidden)
-        return self.pointwise(hidden, uf)
+        return self.pointwise(hidden, uf, out=out)
 
     def forward(self, x, uf=1.0, gate=None, plans=None):
         """Encodes ``x`` [batch, time, in] into [batch, frames, channels].
@@ -145,8 +145,8 @@ class EncoderBlock(nn.Module):
             return self._encode(x, uf)
         stride, kernel = self.conv.stride, self.conv.kernel_size
         out = x.new_empty(x.shape[0], frames, self.channels)
-        for start, end in runs:
-            out[:, start:end] = self._encode(x[:, start * stride : (end - 1) * stride + kernel], uf)
+        for start, end in runs:  # each run's output written straight into the block's output
+            self._encode(x[:, start * stride : (end - 1) * stride + kernel], uf, out[:, start:end])
         return out
 
     def _encode_track(self, x, track, gate, plans):
@@ -161,7 +161,10 @@ class EncoderBlock(nn.Module):
             hidden = torch.relu(hidden) if grad else hidden.relu_()
             if gate is not None:
                 hidden = hidden * gate[item, start:end].view(1, -1, 1)
-            out[item, start:end] = self.pointwise(hidden, uf)[0]
+            if grad:
+                out[item, start:end] = self.pointwise(hidden, uf)[0]
+            else:
+                self.pointwise(hidden, uf, out=out[item : item + 1, start:end])
         if not plan.spans:
             return out
         blocks, _ = self.conv.input_blocks(x)
@@ -290,10 +293,19 @@ class DecoderBlock(nn.Module):
         """
         batch, frames = x.shape[:2]
         conv = self.conv_tr
-        out = conv.output_buffer(batch, frames)
         if isinstance(uf, torch.Tensor):
+            plans = {} if plans is None else plans
+            plan = track_planner.block_plan(uf, self.channels, plans)
+            if self._fast_overlap_add() and not plan.spans:
+                return self._decode_runs(x, skip, plan.runs, gate, batch)
+            out = conv.output_buffer(batch, frames)
             self._decode_track(x, skip, uf, gate, out, plans)
+        elif self._fast_overlap_add():
+            chunk = track_planner.chunk_frames(self.channels)
+            runs = [(None, start, end, uf) for start, end in track_planner.frame_runs(frames, chunk)]
+            return self._decode_runs(x, skip, runs, None, batch)
         else:
+            out = conv.output_buffer(batch, frames)
             chunk = track_planner.chunk_frames(self.channels)
             for start, end in track_planner.frame_runs(frames, chunk):
                 hidden = self.pointwise(x[:, start:end] + skip[:, start:end], uf)
@@ -304,6 +316,43 @@ class DecoderBlock(nn.Module):
         if not self.relu:
             return out
         return out.clamp_(min=0) if not torch.is_grad_enabled() else torch.relu(out)
+
+    def _fast_overlap_add(self):
+        """Runs are overlap-added straight into the output (no autograd, two taps: K = 2 S)."""
+        return self.conv_tr.taps == 2 and not torch.is_grad_enabled()
+
+    def _decode_runs(self, x, skip, runs, gate, batch):
+        """Decodes ``runs`` (``(item, start, end, uf)``, ``item`` None for the whole batch),
+        which cover every item's frames in order, without a buffer holding the bias.
+
+        Block ``n`` of a run is written once as ``tap0(n) + tap1(n - 1)`` (the previous
+        run's last tap 1 is carried), then gets the bias and the ReLU while in cache; the
+        block past an item's last frame is its last tap 1 plus the bias.
+        """
+        conv = self.conv_tr
+        frames = x.shape[1]
+        out = x.new_empty(batch, frames + 1, conv.stride * conv.out_channels)
+        bias = conv.bias.repeat(conv.stride)
+        carry = None
+        for item, start, end, uf in runs:
+            rows = slice(None) if item is None else slice(item, item + 1)
+            hidden = self.pointwise(x[rows, start:end] + skip[rows, start:end], uf)
+            if gate is not None:
+                hidden = hidden * gate[item, start:end].view(1, -1, 1)
+            taps = conv.frame_taps(hidden, uf)
+            blocks = out[rows, start:end]
+            if start == 0:
+                blocks[:, 0] = taps[:, 0, 0]
+            else:
+                torch.add(taps[:, 0, 0], carry, out=blocks[:, 0])
+            torch.add(taps[:, 1:, 0], taps[:, :-1, 1], out=blocks[:, 1:])
+            carry = taps[:, -1, 1]
+            if end == frames:
+                out[rows, frames] = carry
+            blocks = out[rows, start : end + (end == frames)].add_(bias)
+            if self.relu:
+                blocks.clamp_(min=0)
+        return conv.finish(out, frames)
 
     def _decode_track(self, x, skip, track, gate, out, plans):
         """Per-frame widths: long runs are computed as slices, other frames gathered by UF.

@@ -32,6 +32,10 @@ __all__ = [
 ]
 
 
+# Widest output (per GLU half) that SlimPointwise computes channels-first without autograd.
+NARROW_OUTPUT = 8
+
+
 def active_channels(channels, uf):
     """Returns the number of channels active at a utilization factor.
 
@@ -313,21 +317,45 @@ class SlimPointwise(nn.Module):
         """Returns the weight in ``torch.nn.Conv1d`` layout ``[halves * out, in, 1]``."""
         return self.weight.reshape(-1, self.in_channels, 1)
 
-    def forward(self, x, uf=1.0):
-        """Applies the layer to ``x`` [batch, time, in] at utilization ``uf``."""
+    def forward(self, x, uf=1.0, out=None):
+        """Applies the layer to ``x`` [batch, time, in] at utilization ``uf``.
+
+        Without autograd, ``out`` (``[batch, time, w]``, e.g. a slice of a block's output
+        buffer) receives the result, which is then returned; and a narrow output (at most
+        :data:`NARROW_OUTPUT` channels per half) is computed channels-first, ``W @ x^T``,
+        so that the GLU runs over long contiguous rows (~2x faster at 2-8 channels than
+        over rows of a few channels); the result is then a transposed view.
+        """
         batch, frames, width_in = x.shape
         _check_input_width(self, width_in)
         width_out = _output_width(self, uf)
         rows = x.reshape(batch * frames, width_in)
         weight, bias = self.weight[:, :width_out, :width_in], self.bias[:, :width_out]
-        out = torch.addmm(bias[0], rows, weight[0].t())
-        in_place = not torch.is_grad_enabled()
+        if torch.is_grad_enabled():
+            out = torch.addmm(bias[0], rows, weight[0].t())
+            if self.activation == "glu":
+                out = out * torch.sigmoid(torch.addmm(bias[1], rows, weight[1].t()))
+            elif self.activation == "relu":
+                out = torch.relu(out)
+            return out.view(batch, frames, width_out)
+        if width_out <= NARROW_OUTPUT and out is None:
+            # channels-first: [halves * w, in] @ [in, rows] (weights copied: a few hundred floats)
+            matrix = weight.reshape(self.halves * width_out, width_in)
+            result = torch.addmm(bias.reshape(-1, 1), matrix, rows.t())
+            if self.activation == "glu":
+                result = result[:width_out].mul_(result[width_out:].sigmoid_())
+            elif self.activation == "relu":
+                result = result.relu_()
+            return result.t().view(batch, frames, width_out)
+        result = torch.addmm(bias[0], rows, weight[0].t()).view(batch, frames, width_out)
         if self.activation == "glu":
-            gate = torch.addmm(bias[1], rows, weight[1].t())
-            out = out.mul_(gate.sigmoid_()) if in_place else out * torch.sigmoid(gate)
-        elif self.activation == "relu":
-            out = out.relu_() if in_place else torch.relu(out)
-        return out.view(batch, frames, width_out)
+            gate = torch.addmm(bias[1], rows, weight[1].t()).sigmoid_()
+            if out is None:
+                return result.mul_(gate.view(batch, frames, width_out))
+            return torch.mul(result, gate.view(batch, frames, width_out), out=out)
+        if self.activation == "relu":
+            return result.relu_() if out is None else torch.clamp(result, min=0, out=out)
+        return result if out is None else out.copy_(result)
 
 
 class SlimConvTranspose1d(_TappedConv):
