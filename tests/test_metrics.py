@@ -187,3 +187,21 @@ def test_quality_stats_markdown():
     assert table[1] == "|---|---|---|---|"
     assert table[2:] == ["| 0.5 / 0 | 1 | 2.0 | 10.0 |", "| 0.5 / 5 | 1 | 3.0 | 14.0 |"]
     assert stats.to_markdown().splitlines()[2] == "| all | 2 | 2.50 | 12.00 |"
+
+
+def test_pesq_without_the_pesq_package_is_nan_and_warns_once(monkeypatch):
+    import sys
+
+    import speechbrain_slim.metrics as metrics
+
+    monkeypatch.setitem(sys.modules, "pesq", None)  # import fails as if not installed
+    monkeypatch.setattr(metrics, "_MISSING_PESQ_WARNED", [])
+    signal = np.sin(np.arange(16000) / 5.0)
+    with pytest.warns(UserWarning, match="'pesq' package is not installed"):
+        assert math.isnan(metrics.pesq_wb(signal, signal))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert math.isnan(metrics.pesq_wb(signal, signal))
+    assert not caught  # said once per process
