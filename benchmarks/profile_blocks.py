@@ -105,12 +105,14 @@ def offline_stages(model, noisy, uf, clock):
     x = timed("upsample", lambda: model.resampler.upsample(x).unsqueeze(-1))
     skips, plans = [], {}
     for index, (block, level_uf) in enumerate(zip(model.encoder, per_level)):
-        x = timed(f"encoder {index}", lambda: block(x, level_uf, None, plans))
+        x = timed(f"encoder {index}",
+                  lambda b=block, h=x, u=level_uf: b(h, u, None, plans))
         skips.append(x)
     x = timed("bottleneck", lambda: model.bottleneck(x))
     for index, (block, level_uf) in enumerate(zip(model.decoder, per_level[::-1])):
         level = model.depth - 1 - index
-        x = timed(f"decoder {level}", lambda: block(x, skips.pop(), level_uf, None, plans))
+        x = timed(f"decoder {level}",
+                  lambda b=block, h=x, u=level_uf: b(h, skips.pop(), u, None, plans))
     timed("downsample", lambda: model.resampler.downsample(x.squeeze(-1))[:, :length])
     return times
 
@@ -133,7 +135,7 @@ def profile_offline(model, router, seconds, repeats, clock=time.thread_time):
     passes["auto backbone"] = lambda: model(noisy, track)
     stages, whole = {}, {name: float("inf") for name in passes}
     with torch.inference_mode():
-        for name, uf in modes.items():  # warm-up
+        for uf in modes.values():  # warm-up
             offline_stages(model, noisy, uf, clock)
         for fn in passes.values():
             fn()
@@ -310,8 +312,8 @@ def format_result(result):
         full = off["whole_pass_ms"]["1"]
         ratios = " | ".join(f"{off['whole_pass_ms'][m] / full:.2f}" for m in modes)
         lines.append(f"| time / time(UF 1) | {ratios} | | |")
-        mac_ratio = " | ".join(f"{off['total_macs_per_sample'][m] / off['total_macs_per_sample']['1']:.2f}"
-                               for m in modes)
+        macs = off["total_macs_per_sample"]
+        mac_ratio = " | ".join(f"{macs[m] / macs['1']:.2f}" for m in modes)
         lines.append(f"| MACs / MACs(UF 1) | {mac_ratio} | | |")
         lines += ["", f"auto: router + backbone {off['whole_pass_ms']['auto']:.2f} ms; backbone "
                   f"alone along the track {off['whole_pass_ms']['auto backbone']:.2f} ms, "

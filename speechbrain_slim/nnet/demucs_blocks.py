@@ -302,7 +302,8 @@ class DecoderBlock(nn.Module):
             self._decode_track(x, skip, uf, gate, out, plans)
         elif self._fast_overlap_add():
             chunk = track_planner.chunk_frames(self.channels)
-            runs = [(None, start, end, uf) for start, end in track_planner.frame_runs(frames, chunk)]
+            runs = [(None, start, end, uf)
+                    for start, end in track_planner.frame_runs(frames, chunk)]
             return self._decode_runs(x, skip, runs, None, batch)
         else:
             out = conv.output_buffer(batch, frames)
