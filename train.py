@@ -29,6 +29,7 @@ Authors
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -168,7 +169,7 @@ def start_from_previous_stage(hparams, modules, stage, checkpointer):
 def run_stage(stage, hparams, run_opts, datasets):
     """Fits one stage (resuming it if it was interrupted)."""
     modules = {"model": hparams["model"], "router": hparams["router"]}
-    settings = hparams["stages"][stage]
+    settings = hparams["schedule"][stage]
     counter = EpochCounter(limit=settings["epochs"])
     checkpointer = stage_checkpointer(hparams, modules, stage, counter)
     resuming = bool(checkpointer.list_checkpoints())
@@ -247,7 +248,11 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     with open(hparams_file, encoding="utf-8") as stream:
-        hparams = load_hyperpyyaml(stream, overrides)
+        text = stream.read()
+    if any(re.search(r"^stages:", part or "", re.MULTILINE) for part in (text, overrides)):
+        sys.exit("train.py: error: the per-stage epochs and learning rates are now `schedule` "
+                 "(hparams key and --schedule=...), not `stages`")
+    hparams = load_hyperpyyaml(text, overrides)
     sb.utils.distributed.ddp_init_group(run_opts)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
@@ -272,7 +277,7 @@ def main(argv=None):
                  f"{hparams.get('data_folder')} (--data_folder): {error}")
 
     logger.info("stages to run: %s", ", ".join(
-        f"{stage} ({hparams['stages'][stage]['epochs']} epoch(s))" for stage in stages))
+        f"{stage} ({hparams['schedule'][stage]['epochs']} epoch(s))" for stage in stages))
     STOP.install()
     for stage in stages:
         run_stage(stage, hparams, run_opts, datasets)

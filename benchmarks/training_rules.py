@@ -94,7 +94,7 @@ def run(hparams_file, init, minutes, limit, rules, lr=None, overrides=None):
     if init:
         load_initial_weights({"model": hparams["model"], "router": hparams["router"]}, init)
     initial = copy.deepcopy(hparams["model"].state_dict())
-    lr = lr or hparams["stages"]["backbone"]["lr"]
+    lr = lr or hparams["schedule"]["backbone"]["lr"]
     valid = datasets["manifests"]["valid"]
     report = {"hparams": hparams_file, "init": init, "minutes": minutes, "lr": lr,
               "valid_items": limit, "rules": {}}

@@ -70,7 +70,7 @@ def select_key(hparams):
 
 
 def stage_lr(settings, epoch):
-    """Learning rate of a stage's epoch (1-based) from its hparams ``stages`` entry.
+    """Learning rate of a stage's epoch (1-based) from its hparams ``schedule`` entry.
 
     ``lr`` alone: constant. With ``final_lr``: ``lr`` up to epoch ``decay_from``
     (default 0), then a geometric decay that reaches ``final_lr`` at the last epoch
@@ -299,7 +299,7 @@ class SlimBrain(sb.Brain):
         self.routing_stats = {
             "mean_uf": [], "efficiency": [], "balance": [], "target_uf": [], "agreement": []
         }
-        settings = (getattr(self.hparams, "stages", None) or {}).get(self.stage_name)
+        settings = (getattr(self.hparams, "schedule", None) or {}).get(self.stage_name)
         if stage == sb.Stage.TRAIN and settings and getattr(self, "optimizer", None) is not None:
             for group in self.optimizer.param_groups:
                 group["lr"] = stage_lr(settings, epoch or 1)

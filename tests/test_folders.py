@@ -71,7 +71,7 @@ def test_recipe_trains_and_evaluates_on_folders(folders, tmp_path):
                f"--clean_folder={folders / 'LibriSpeech'}",
                f"--noise_folder={folders / 'musan' / 'noise'}",
                f"--rir_folder={folders / 'rirs'}", "--stage=backbone",
-               "--stages={backbone: {epochs: 1, lr: 0.001}}",
+               "--schedule={backbone: {epochs: 1, lr: 0.001}}",
                "--mixing={noise_weights: {files: 1.0}, conditions: {reverb_prob: 0.5}}")
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["stage"] == "backbone" and set(results["modes"]) == {"0.125", "0.25", "0.5",

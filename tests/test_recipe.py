@@ -41,7 +41,7 @@ def run_recipe(folder, *extra, processes=1):
 
 
 def test_all_stages_train_checkpoint_and_evaluate(tmp_path):
-    run_recipe(tmp_path, f"--stages={ONE_EPOCH}")
+    run_recipe(tmp_path, f"--schedule={ONE_EPOCH}")
     for stage in ("backbone", "router", "joint", "finetune"):
         assert any((tmp_path / "save" / stage).glob("CKPT+*")), stage
     log = (tmp_path / "train_log.txt").read_text()
@@ -69,11 +69,12 @@ def test_all_stages_train_checkpoint_and_evaluate(tmp_path):
 
 def test_an_interrupted_stage_resumes_where_it_stopped(tmp_path):
     first = "{backbone: {epochs: 1, lr: 0.001}}"
-    run_recipe(tmp_path, "--stage=backbone", f"--stages={first}", "--evaluate_after_training=False")
+    run_recipe(tmp_path, "--stage=backbone", f"--schedule={first}",
+               "--evaluate_after_training=False")
     # extended with a learning-rate decay over the new epochs (the checkpoint's lr is replaced)
     longer = "{backbone: {epochs: 2, lr: 0.001, final_lr: 0.0001, decay_from: 1}}"
     output = run_recipe(
-        tmp_path, "--stage=backbone", f"--stages={longer}", "--evaluate_after_training=False"
+        tmp_path, "--stage=backbone", f"--schedule={longer}", "--evaluate_after_training=False"
     )
     assert "Going into epoch 2" in output and "Going into epoch 1" not in output
     log = (tmp_path / "train_log.txt").read_text()
@@ -86,9 +87,10 @@ def test_an_interrupted_stage_resumes_where_it_stopped(tmp_path):
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP test runs on Linux")
 def test_ddp_with_two_processes(tmp_path):
-    stages = "{backbone: {epochs: 1, lr: 0.001}, joint: {epochs: 1, lr: 0.001}}"
+    schedule = "{backbone: {epochs: 1, lr: 0.001}, joint: {epochs: 1, lr: 0.001}}"
     output = run_recipe(
-        tmp_path, "--stage=backbone,joint", f"--stages={stages}", "--evaluate_after_training=False",
+        tmp_path, "--stage=backbone,joint", f"--schedule={schedule}",
+        "--evaluate_after_training=False",
         processes=2,
     )
     assert "world size 2" in output
@@ -101,10 +103,10 @@ def test_voicebank_dataset_option(tmp_path):
 
     data = tmp_path / "vb"
     _fake_voicebank(str(data))
-    stages = "{backbone: {epochs: 1, lr: 0.001}}"
+    schedule = "{backbone: {epochs: 1, lr: 0.001}}"
     run_recipe(
         tmp_path / "exp", "--dataset=voicebank", f"--data_folder={data}", "--stage=backbone",
-        f"--stages={stages}",
+        f"--schedule={schedule}",
     )
     results = json.loads((tmp_path / "exp" / "results.json").read_text())
     assert results["stage"] == "backbone" and results["noisy"]["count"] == 2
@@ -125,9 +127,9 @@ def test_training_can_start_from_a_hub_folder(tmp_path):
         for parameter in router.parameters():
             parameter.fill_(0.25)  # the backbone stage leaves the router untouched
     folder = write_hub_folder(model, router, str(tmp_path / "hub"))
-    stages = "{backbone: {epochs: 1, lr: 0.001}}"
+    schedule = "{backbone: {epochs: 1, lr: 0.001}}"
     output = run_recipe(
-        tmp_path / "exp", f"--init_from={folder}", "--stage=backbone", f"--stages={stages}",
+        tmp_path / "exp", f"--init_from={folder}", "--stage=backbone", f"--schedule={schedule}",
     )
     assert "initialised the modules from" in output
     checkpoint = next((tmp_path / "exp" / "save" / "backbone").glob("CKPT+*"))
@@ -148,8 +150,8 @@ def test_select_key_is_checked():
 def test_finetune_with_a_frozen_router_keeps_it(tmp_path):
     import torch
 
-    stages = "{backbone: {epochs: 1, lr: 0.001}, finetune: {epochs: 1, lr: 0.001}}"
-    run_recipe(tmp_path, "--stage=backbone,finetune", f"--stages={stages}",
+    schedule = "{backbone: {epochs: 1, lr: 0.001}, finetune: {epochs: 1, lr: 0.001}}"
+    run_recipe(tmp_path, "--stage=backbone,finetune", f"--schedule={schedule}",
                "--freeze_router=True", "--calibrate_router=False")
     saved = {}
     for stage in ("backbone", "finetune"):
@@ -171,7 +173,8 @@ def test_sigterm_saves_a_checkpoint_mid_epoch_and_names_the_stage(tmp_path):
 
     small = [arg for arg in SMALL if not arg.startswith("--epoch_size")]
     args = ["hparams/slim_demucs_tiny.yaml", f"--output_folder={tmp_path}", *small,
-            "--epoch_size=4000", "--stage=backbone", "--stages={backbone: {epochs: 3, lr: 0.001}}",
+            "--epoch_size=4000", "--stage=backbone",
+            "--schedule={backbone: {epochs: 3, lr: 0.001}}",
             "--evaluate_after_training=False"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     process = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, env=env,
@@ -218,3 +221,13 @@ def test_a_missing_voicebank_folder_is_one_clear_message(tmp_path):
     assert "folders missing" in output and str(tmp_path / "vb" / "noisy_trainset_28spk_wav") \
         in output
     assert "python -m speechbrain_slim.data.voicebank" in output and "--download" in output
+
+
+def test_the_old_stages_key_is_one_clear_message(tmp_path):
+    """`stages` was renamed `schedule` (it clashed with `stage`): an old command line says so."""
+    command = [sys.executable, "train.py", "hparams/slim_demucs_tiny.yaml",
+               f"--output_folder={tmp_path}", "--stages={backbone: {epochs: 1, lr: 0.001}}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode != 0
+    assert "now `schedule`" in result.stderr and "Traceback" not in result.stderr

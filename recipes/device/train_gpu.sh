@@ -100,7 +100,7 @@ timeout --signal=TERM --kill-after=60 "$BUDGET_SECONDS" "$PYTHON" train.py \
     hparams/slim_demucs_real.yaml "${COMMON[@]}" --output_folder="$EXP" --stage=backbone \
     --init_from="$INIT_FROM" --evaluate_after_training=False --calibrate_router=False \
     --batch_size="$BATCH" --epoch_size="$EPOCH_SIZE" --ckpt_interval_minutes=2 \
-    --stages="{backbone: {epochs: $EPOCHS, lr: $LR, final_lr: $FINAL_LR, decay_from: $DECAY_FROM}, router: {epochs: 8, lr: 0.003}, joint: {epochs: 4, lr: 0.0002}, finetune: {epochs: 1, lr: 0.00005}}" \
+    --schedule="{backbone: {epochs: $EPOCHS, lr: $LR, final_lr: $FINAL_LR, decay_from: $DECAY_FROM}, router: {epochs: 8, lr: 0.003}, joint: {epochs: 4, lr: 0.0002}, finetune: {epochs: 1, lr: 0.00005}}" \
     --train_loader_kwargs="{batch_size: $BATCH, shuffle: True, num_workers: $WORKERS, $LOADER}" \
     --valid_loader_kwargs="{batch_size: 24, num_workers: 2, $LOADER}"
 STATUS=$?
