@@ -14,8 +14,9 @@ Sections (each from its own script, which also runs alone):
   ``DemucsStreamer`` (``streaming_speed.py``);
 * peak memory of a long file through ``EnhanceSlim`` (``long_file_memory.py``);
 * quality (PESQ, STOI, SI-SDR per UF and routed, from the shipped model's evaluation on
-  the embedded test split, ``hub/<model>/results.json``) and DNSMOS measured here on a
-  subset of that split.
+  its test split, ``hub/<model>/results.json``, with its notes: the peers and DNSMOS from
+  ``benchmarks/peers.py``); ``--dnsmos N`` also measures DNSMOS here on the first N
+  mixtures of the embedded test split.
 
 Raw numbers go to ``benchmarks/report/*.json``, plots to ``benchmarks/report/*.png`` and each
 section's markdown to ``benchmarks/report/<section>.md``; ``--skip`` keeps a skipped section's
@@ -41,7 +42,10 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-DEFAULT_MODEL = os.path.join(ROOT, "hub", "slim-demucs-embedded")
+sys.path.insert(0, ROOT)
+from speechbrain_slim.pretrained import shipped_model  # noqa: E402
+
+DEFAULT_MODEL = shipped_model()
 
 
 @contextlib.contextmanager
@@ -111,8 +115,10 @@ def quality_section(model_folder, dnsmos_items, out_dir):
         return f"No `{os.path.relpath(path, ROOT)}`: quality not reported.\n"
     with open(path, encoding="utf-8") as stream:
         results = json.load(stream)
-    lines = [f"From `{os.path.relpath(path, ROOT)}` (the recipe's evaluation of the shipped "
-             "model on the embedded test split):", "", format_results(results), ""]
+    lines = [f"From `{os.path.relpath(path, ROOT)}` (the recipe's evaluation of the model on "
+             "its test split):", "", format_results(results), ""]
+    if results.get("notes"):
+        lines += [results["notes"].strip(), ""]
     pareto_plot(results, os.path.join(out_dir, "pareto.png"))
     lines.append("![PESQ vs MACs](report/pareto.png)\n")
     if dnsmos_items:
@@ -215,6 +221,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="short inputs and few repeats")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="hub folder of the shipped model")
     parser.add_argument("--out", default=os.path.join(HERE, "REPORT.md"))
+    parser.add_argument("--dnsmos", type=int, default=0, metavar="N",
+                        help="also DNSMOS on the first N embedded test mixtures (the shipped "
+                             "model's DNSMOS on its own test split is in its notes)")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["backbone", "routed", "streaming", "memory", "quality"])
     parser.add_argument("--no-tables", action="store_true",
@@ -235,7 +244,7 @@ def main(argv=None):
                                      plot_streaming),
         "memory": lambda: memory_section(1.0 if args.quick else 60.0, args.model),
         "quality": lambda: "## Quality of the shipped model\n\n" + quality_section(
-            args.model, 4 if args.quick else 24, out_dir),
+            args.model, args.dnsmos, out_dir),
     }
     parts = [header(args)]
     for name, measure in sections.items():
