@@ -40,7 +40,8 @@ import speechbrain as sb
 import torch
 
 from speechbrain_slim.losses import length_mask
-from speechbrain_slim.metrics import finite_mean, pesq_wb, si_sdr
+from speechbrain_slim.metrics import pesq_wb, si_sdr
+from speechbrain_slim.quality_stats import finite_mean
 from speechbrain_slim.routing import random_track, route
 
 __all__ = [

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from speechbrain_slim.metrics import dnsmos, finite_mean, pesq_wb, si_sdr, stoi
+from speechbrain_slim.metrics import dnsmos, pesq_wb, si_sdr, stoi
+from speechbrain_slim.quality_stats import finite_mean
 from speechbrain_slim.routing import route
 
 __all__ = ["evaluate", "format_results", "paired_gain", "pareto_plot", "evaluate_experiment",
