@@ -12,6 +12,7 @@ A hub folder holds
 Command line::
 
     python -m speechbrain_slim.hub export EXPERIMENT_DIR hub/<name> [--results results.json]
+    python -m speechbrain_slim.hub card hub/<name>    # re-render the card, time per UF
     python -m speechbrain_slim.hub publish hub/<name> --repo-id ORG/NAME [--dry-run]
 
 ``export`` reads ``EXPERIMENT_DIR/hyperparams.yaml`` (the experiment's modules ``model`` and
@@ -148,7 +149,7 @@ def example_waveform(sample_rate=16000, snr_db=5.0, seed=0):
     return noisy / max(1.0, float(noisy.abs().max()) / 0.99)
 
 
-def write_hub_folder(model, router, folder, name=None, results=None, repo_id=None):
+def write_hub_folder(model, router, folder, name=None, results=None, repo_id=None, times=None):
     """Writes a complete hub folder for ``model`` and ``router`` (router may be None).
 
     Example
@@ -165,7 +166,8 @@ def write_hub_folder(model, router, folder, name=None, results=None, repo_id=Non
     state = torch.nn.ModuleDict(modules).state_dict()
     files = {
         "hyperparams.yaml": hyperparams_yaml(model, router),
-        "README.md": model_card(model, router, name, repo_id or REPO_ID_PLACEHOLDER, results),
+        "README.md": model_card(model, router, name, repo_id or REPO_ID_PLACEHOLDER, results,
+                                times),
     }
     if results is not None:  # the numbers behind the card, for benchmarks/run_all.py and users
         files["results.json"] = json.dumps(results, indent=2) + "\n"
@@ -282,8 +284,53 @@ def export(experiment_dir, folder, results=None, max_key=None, min_key=None, ove
             results = json.load(handle)
     if isinstance(results, dict) and "training_data" not in results:
         results = {**results, "training_data": training_data_text(hparams)}
-    return write_hub_folder(model.eval(), None if router is None else router.eval(), folder,
-                            results=results)
+    from speechbrain_slim.complexity import time_per_uf
+
+    model, router = model.eval(), None if router is None else router.eval()
+    return write_hub_folder(model, router, folder, results=results, times=time_per_uf(model))
+
+
+def refresh_card(folder, measure_time=True):
+    """Rewrites a hub folder's model card (``README.md``) from its weights and ``results.json``
+    with the current card template; the weights and every other file stay as they are.
+
+    Arguments
+    ---------
+    folder : str
+        A hub folder written by :func:`write_hub_folder`.
+    measure_time : bool
+        Measure the time per UF here (:func:`speechbrain_slim.complexity.time_per_uf`)
+        for the card's complexity table.
+
+    Returns
+    -------
+    str
+        The card's path.
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> folder = write_hub_folder(SlimDemucs(hidden=4, depth=2), None, tempfile.mkdtemp())
+    >>> "RTF (1 thread)" in open(refresh_card(folder)).read()
+    True
+    """
+    from speechbrain_slim.complexity import time_per_uf
+    from speechbrain_slim.inference import EnhanceSlim
+
+    with tempfile.TemporaryDirectory() as savedir:
+        enhancer = EnhanceSlim.from_hparams(source=folder, savedir=savedir)
+    results_path = os.path.join(folder, "results.json")
+    results = None
+    if os.path.isfile(results_path):
+        with open(results_path, encoding="utf-8") as handle:
+            results = json.load(handle)
+    model = enhancer.model.eval()
+    times = time_per_uf(model) if measure_time else None
+    name = os.path.basename(os.path.abspath(folder))
+    text = model_card(model, enhancer.router, name, REPO_ID_PLACEHOLDER, results, times)
+    path = os.path.join(folder, "README.md")
+    _atomic(path, lambda tmp: _write_text(tmp, text))
+    return path
 
 
 def python_blocks(card_text):
@@ -393,7 +440,7 @@ def _copy(source, target):
 
 
 def main(argv=None):
-    """``python -m speechbrain_slim.hub export|publish ...``."""
+    """``python -m speechbrain_slim.hub export|card|publish ...``."""
     parser = argparse.ArgumentParser(prog="python -m speechbrain_slim.hub", description=__doc__
                                      .split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -404,6 +451,9 @@ def main(argv=None):
     export_parser.add_argument("--max-key", help="choose the checkpoint with the largest meta key")
     export_parser.add_argument("--min-key", help="choose the checkpoint with the smallest meta key")
     export_parser.add_argument("--stage", help="training stage folder save/<stage> (default: last)")
+    card_parser = commands.add_parser("card", help="rewrite a hub folder's model card (weights "
+                                      "unchanged), with the time per UF measured here")
+    card_parser.add_argument("folder")
     publish_parser = commands.add_parser("publish", help="validate and upload a hub folder")
     publish_parser.add_argument("folder")
     publish_parser.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
@@ -418,6 +468,8 @@ def main(argv=None):
             folder = export(args.experiment_dir, args.folder, args.results, args.max_key,
                             args.min_key, stage=args.stage)
             print(f"wrote {folder}: {', '.join(sorted(os.listdir(folder)))}")
+        elif args.command == "card":
+            print(f"wrote {refresh_card(args.folder)}")
         else:
             publish(args.folder, args.repo_id, dry_run=args.dry_run, private=args.private,
                     trust_remote_code=args.trust_remote_code)

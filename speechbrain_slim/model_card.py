@@ -90,7 +90,7 @@ def training_data_text(hparams):
     return TRAINING_DATA.get(dataset, f"dataset {dataset!r}")
 
 
-def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None):
+def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None, times=None):
     """The model card (``README.md``) of a hub folder, in SpeechBrain's style.
 
     Arguments
@@ -106,6 +106,10 @@ def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None):
     results : dict or list, optional
         ``train.py``'s ``results.json`` (``modes`` ...), or table rows; ``notes`` and
         ``training_data`` keys of a dict are used too.
+    times : dict, optional
+        ``{uf: CPU seconds per second of audio}`` from
+        :func:`speechbrain_slim.complexity.time_per_uf`: the complexity table then shows
+        the measured time per UF beside the MACs.
 
     Returns
     -------
@@ -136,6 +140,8 @@ def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None):
         "_Results will be filled in once the trained model is exported with "
         "`--results results.json`._"
     )
+    timed = ("; RTF and time ratio measured when the folder was written, 1 thread, CPU time: "
+             "`speechbrain-slim info` measures them on yours" if times else "")
     routing = "a router that picks" if router is not None else "no router (fixed UFs only);"
     short = name.split("/")[-1]
     residual = (
@@ -174,9 +180,9 @@ and enhances every channel of multi-channel audio separately.{residual}
 
 {data}
 
-## Complexity (MACs per input sample, analytic)
+## Complexity (MACs per input sample, analytic{timed})
 
-{format_table(complexity_table(model))}
+{format_table(complexity_table(model, times=times))}
 
 ## Results
 

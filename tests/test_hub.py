@@ -151,3 +151,15 @@ def test_from_hparams_through_an_offline_hub_cache(exported, tmp_path):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["rate"] == 16000 and report["shape"][0] == 1 and report["shape"][1] > 16000
     assert os.path.exists(tmp_path / "save" / "enhance_model.ckpt")
+
+
+def test_card_rewrites_only_the_model_card_with_time_per_uf(exported, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(exported, folder)
+    weights = (folder / "enhance_model.ckpt").read_bytes()
+    (folder / "README.md").write_text("stale card\n")
+    assert hub.main(["card", str(folder)]) == 0
+    card = (folder / "README.md").read_text()
+    assert "stale card" not in card and "| RTF (1 thread) | time ratio |" in card
+    assert (folder / "enhance_model.ckpt").read_bytes() == weights
+    hub.validate(str(folder), run_snippets=False)
