@@ -140,8 +140,8 @@ def model_card(model, router, name, repo_id=REPO_ID_PLACEHOLDER, results=None, t
         "_Results will be filled in once the trained model is exported with "
         "`--results results.json`._"
     )
-    timed = ("; RTF and time ratio measured when the folder was written, 1 thread, CPU time: "
-             "`speechbrain-slim info` measures them on yours" if times else "")
+    timed = ("\nRTF and time ratio: CPU time measured when this folder was written (1 thread); "
+             "`speechbrain-slim info` measures them on your machine.\n" if times else "")
     routing = "a router that picks" if router is not None else "no router (fixed UFs only);"
     short = name.split("/")[-1]
     residual = (
@@ -180,10 +180,10 @@ and enhances every channel of multi-channel audio separately.{residual}
 
 {data}
 
-## Complexity (MACs per input sample, analytic{timed})
+## Complexity (MACs per input sample, analytic)
 
 {format_table(complexity_table(model, times=times))}
-
+{timed}
 ## Results
 
 {results_text}
