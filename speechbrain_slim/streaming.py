@@ -263,15 +263,18 @@ class StreamingEnhancer:
         samples, two_dimensional = self._check_chunk(chunk)
         start = time.perf_counter()
         with torch.inference_mode():
-            self._raw = torch.cat((self._raw, samples))
+            # nothing pending: the chunk itself (may be the caller's tensor: only read,
+            # and a remainder kept past this call is copied)
+            raw = torch.cat((self._raw, samples)) if self._raw.shape[0] else samples
             if self._residual:
                 self._unanswered = torch.cat((self._unanswered, samples))
             self._received += samples.shape[0]
-            whole = self._raw.shape[0] // self.block * self.block
+            whole = raw.shape[0] // self.block * self.block
             out = samples[:0]
             if whole:
-                out = self._process(self._raw[:whole], final=False)
-                self._raw = self._raw[whole:]
+                out = self._process(raw[:whole], final=False)
+            rest = raw[whole:]
+            self._raw = rest.clone() if raw is samples and rest.shape[0] else rest
         self.seconds += time.perf_counter() - start
         out = out.clone()  # a normal tensor (not an inference tensor) for the caller
         return out.unsqueeze(0) if two_dimensional else out
@@ -397,6 +400,12 @@ class StreamingEnhancer:
 
     def _run_level(self, level, stage, first, last, final):
         """Computes the new frames of an encoder or decoder level, one run per UF."""
+        if self._router is None:  # one run at the stream's UF
+            if first >= last:
+                return stage.no_output()
+            self.macs += (last - first) * stage.macs[self.value]
+            stage.done = last
+            return stage.combine((stage.run(first, last, self.value),))
         runs = self._runs(level, first, last, final)
         if not runs:
             return stage.no_output()

@@ -18,6 +18,9 @@ from speechbrain_slim.nnet.slimmable import active_channels
 
 __all__ = ["FrameBuffer", "EncoderStream", "DecoderStream"]
 
+# F.glu without its Python wrapper (a stream calls it ~10 times per 16 ms frame)
+_glu = getattr(torch._C._nn, "glu", F.glu)
+
 
 class FrameBuffer:
     """The frames of one stream still needed later: frames ``start .. end - 1``, ``[n, C]``.
@@ -127,12 +130,15 @@ class EncoderStream:
     def run(self, first, last, uf):
         """Frames ``first .. last - 1`` at ``uf``: ``[last - first, C]``."""
         rows = self.inputs.get(self.stride * first, self.stride * (last - 1) + self.kernel)
-        windows = rows.reshape(-1).unfold(0, self.kernel * self.in_channels,
-                                          self.stride * self.in_channels)
+        if last - first == 1:  # one window: the rows themselves
+            windows = rows.reshape(1, -1)
+        else:
+            windows = rows.reshape(-1).unfold(0, self.kernel * self.in_channels,
+                                              self.stride * self.in_channels)
         conv_bias, conv_weight, point_bias, point_weight = self.views[uf]
         hidden = torch.addmm(conv_bias, windows, conv_weight).relu_()
         out = torch.addmm(point_bias, hidden, point_weight)
-        return F.glu(out, dim=-1) if self.glu else out.relu_()
+        return _glu(out, -1) if self.glu else out.relu_()
 
     def combine(self, runs):
         return runs[0] if len(runs) == 1 else torch.cat(runs)
@@ -202,7 +208,7 @@ class DecoderStream:
         """Transposed-conv taps of frames ``first .. last - 1``: ``[frames, taps * S * out]``."""
         point_bias, point_weight, tr_weight = self.views[uf]
         hidden = torch.addmm(point_bias, self.skips.get(first, last), point_weight)
-        hidden = F.glu(hidden, dim=-1) if self.glu else hidden.relu_()
+        hidden = _glu(hidden, -1) if self.glu else hidden.relu_()
         return torch.addmm(self.taps_bias, hidden, tr_weight)
 
     def combine(self, runs):

@@ -348,8 +348,9 @@ class GroupedGRUStream:
             n_x = projected[..., 2 * width :] - b_hn
             hidden = self.hidden[layer]
             out = x.new_empty(self.groups, frames, width)
-            for step, n_step, output in zip(projected.split(1, dim=1), n_x.split(1, dim=1),
-                                            out.split(1, dim=1)):
+            steps = ((projected, n_x, out),) if frames == 1 else zip(
+                projected.split(1, dim=1), n_x.split(1, dim=1), out.split(1, dim=1))
+            for step, n_step, output in steps:
                 torch.baddbmm(step, hidden, w_hh, out=gates)
                 reset_update.sigmoid_()
                 torch.lerp(n_step, new, reset, out=candidate).tanh_()
