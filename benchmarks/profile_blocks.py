@@ -64,11 +64,11 @@ def load_paper():
 
 def stage_macs(model, length, uf):
     """MACs of every stage of one pass over ``length`` samples at a fixed UF."""
-    from speechbrain_slim.complexity import _resampling_macs
+    from speechbrain_slim.complexity import resampling_macs
 
     levels = model.level_frames(length)
     macs = {"normalisation": 0}
-    resampling = _resampling_macs(model, model.valid_length(length))
+    resampling = resampling_macs(model, model.valid_length(length))
     macs["upsample"] = macs["downsample"] = resampling / 2
     for index, frames in enumerate(levels):
         macs[f"encoder {index}"] = frames * model.encoder[index].macs_per_frame(uf)

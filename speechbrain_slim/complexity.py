@@ -42,10 +42,12 @@ __all__ = [
     "recurrent_macs_per_frame",
     "macs_per_sample",
     "macs_per_uf",
+    "resampling_macs",
     "count_macs",
     "parameters_at",
     "complexity_table",
     "format_table",
+    "time_per_uf",
     "HookMacCounter",
 ]
 
@@ -92,8 +94,16 @@ def recurrent_macs_per_frame(model):
     return model.bottleneck.macs_per_frame()
 
 
-def _resampling_macs(model, input_length):
-    """MACs of the sinc resampling for an input of ``input_length`` (already padded)."""
+def resampling_macs(model, input_length):
+    """MACs of the sinc resampling for an input of ``input_length`` (already padded).
+
+    Example
+    -------
+    >>> from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    >>> model = SlimDemucs(hidden=4, depth=2, resample=1)
+    >>> resampling_macs(model, model.valid_length(1000))
+    0
+    """
     interpolated, length = 0, input_length
     for _ in range(model.resampler.steps):
         interpolated += length  # upsampling interpolates one sample per input sample
@@ -176,7 +186,7 @@ def count_macs(model, length, uf=1.0):
     True
     """
     levels = model.level_frames(length)
-    macs = _resampling_macs(model, model.valid_length(length))
+    macs = resampling_macs(model, model.valid_length(length))
     for index, frames in enumerate(levels):
         if isinstance(uf, torch.Tensor):
             level_track = model.track_at_level(uf.view(1, -1), index, frames)[0]
