@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from speechbrain_slim.metrics import dnsmos, pesq_wb, si_sdr, stoi
-from speechbrain_slim.quality_stats import finite_mean
+from speechbrain_slim.quality_stats import summarise_rows
 from speechbrain_slim.routing import route
 
 __all__ = ["evaluate", "format_results", "paired_gain", "pareto_plot", "evaluate_experiment",
@@ -89,12 +89,7 @@ def summarise_scores(rows):
     """
     keys = sorted({k for row in rows for k, v in row.items()
                    if k not in ("snr_db", "id") and isinstance(v, (int, float))})
-    summary = {"count": len(rows)}
-    for key in keys:
-        summary[key], failed = finite_mean(row[key] for row in rows if key in row)
-        if failed:
-            summary[f"{key}_failed"] = failed
-    return summary
+    return summarise_rows(rows, keys)
 
 
 def paired_gain(rows, noisy_rows, key, resamples=2000, seed=0):

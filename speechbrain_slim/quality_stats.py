@@ -13,7 +13,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-__all__ = ["QualityStats", "finite_mean"]
+__all__ = ["QualityStats", "finite_mean", "summarise_rows"]
 
 
 def finite_mean(values):
@@ -44,6 +44,26 @@ def finite_mean(values):
     failed = int(np.isnan(values).sum())
     kept = values[~np.isnan(values)]
     return (float(kept.mean()) if len(kept) else float("nan")), failed
+
+
+def summarise_rows(rows, names):
+    """``{"count": n, name: finite mean, name_failed: k (when k > 0)}`` over dict rows.
+
+    The one summary of a set of items: each metric's mean over the items it scored, and
+    how many it could not score (:func:`finite_mean`); a row without a metric is skipped
+    for that metric.
+
+    Example
+    -------
+    >>> summarise_rows([{"pesq": 2.0}, {"pesq": float("nan")}, {"stoi": 0.5}], ["pesq", "stoi"])
+    {'count': 3, 'pesq': 2.0, 'pesq_failed': 1, 'stoi': 0.5}
+    """
+    summary = {"count": len(rows)}
+    for name in names:
+        summary[name], failed = finite_mean(row[name] for row in rows if name in row)
+        if failed:
+            summary[f"{name}_failed"] = failed
+    return summary
 
 
 class QualityStats:
@@ -172,13 +192,7 @@ class QualityStats:
         names = self.metric_names()
         summary = {}
         for label in _sorted_labels(members):
-            rows = members[label]
-            entry = {"count": len(rows)}
-            for name in names:
-                entry[name], failed = finite_mean(row[name] for row in rows if name in row)
-                if failed:
-                    entry[f"{name}_failed"] = failed
-            summary[label] = entry
+            summary[label] = summarise_rows(members[label], names)
         return summary
 
     def to_markdown(self, by=None, precision=2):
