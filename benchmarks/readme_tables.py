@@ -191,24 +191,31 @@ def shipped_gains(root):
                   rows)
 
 
-def shipped_by_source(root):
-    """PESQ / STOI per voice source of the test split (peers.json)."""
+def _shipped_groups(root, field, what, header, cell):
+    """A ``system x group`` table of the test split's ``peers.json[field]`` summaries."""
     _, peers, modes = _shipped(root)
-    by_source = peers.get("by_source")
-    sources = list(peers.get("by_source", "noisy"))
-    systems = ["noisy", _peer_key(modes[-2]), "auto", *[k for k in PEER_NAMES if k in by_source]]
+    summaries = peers.get(field)
+    groups = list(peers.get(field, "noisy"))
+    systems = ["noisy", _peer_key(modes[-2]), "auto", *[k for k in PEER_NAMES if k in summaries]]
     names = {"noisy": "noisy", "auto": "auto (router)", **PEER_NAMES,
              _peer_key(modes[-2]): _uf_label(modes[-2])}
-    rows = []
-    for system in systems:
-        cells = []
-        for source in sources:
-            row = peers.get("by_source", system, source)
-            cells.append(f"{row['pesq']:.2f} / {row['stoi']:.3f}")
-        rows.append([names[system], *cells])
-    counts = ", ".join(f"{s} {peers.get('by_source', 'noisy', s, 'count')}" for s in sources)
-    return _table(["PESQ / STOI", *sources], ["---"] + ["---:"] * len(sources), rows) + [
-        "", f"Mixtures per source: {counts} (`{PEERS}`)."]
+    rows = [[names[system], *(cell(peers.get(field, system, group)) for group in groups)]
+            for system in systems]
+    counts = ", ".join(f"{g} {peers.get(field, 'noisy', g, 'count')}" for g in groups)
+    return _table([header, *groups], ["---"] + ["---:"] * len(groups), rows) + [
+        "", f"Mixtures per {what}: {counts} (`{PEERS}`)."]
+
+
+def shipped_by_source(root):
+    """PESQ / STOI per voice source of the test split (peers.json)."""
+    return _shipped_groups(root, "by_source", "source", "PESQ / STOI",
+                           lambda row: f"{row['pesq']:.2f} / {row['stoi']:.3f}")
+
+
+def shipped_by_noise(root):
+    """PESQ / SI-SDR per noise source (Debian package) of the test split (peers.json)."""
+    return _shipped_groups(root, "by_noise", "noise source", "PESQ / SI-SDR (dB)",
+                           lambda row: f"{row['pesq']:.2f} / {row['si_sdr']:.1f}")
 
 
 def shipped_by_snr(root):
@@ -354,6 +361,16 @@ def streaming_speed(root):
         f"{source.get('threads')} thread: `benchmarks/report/streaming.json`."]
 
 
+def structure_speed(root):
+    """time(UF 0.125) / time(UF 1) of several backbone shapes (benchmarks/structure_speed.py)."""
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
+    from structure_speed import format_result
+
+    path = "benchmarks/report/structure.json"
+    return [*format_result(Source(root, path).data).splitlines(), "", f"`{path}`."]
+
+
 def routed_speed(root):
     """Routed passes against the time their UF shares predict (benchmarks/routed_speed.py)."""
     source = Source(root, "benchmarks/report/routed.json")
@@ -389,6 +406,7 @@ TABLES = {
     "backbone-speed": backbone_speed,
     "backbone-vs-denoiser": backbone_vs_denoiser,
     "streaming-speed": streaming_speed,
+    "structure-speed": structure_speed,
     "routed-speed": routed_speed,
     "corpus-report": corpus_report,
 }

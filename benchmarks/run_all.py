@@ -225,7 +225,8 @@ def main(argv=None):
                         help="also DNSMOS on the first N embedded test mixtures (the shipped "
                              "model's DNSMOS on its own test split is in its notes)")
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["backbone", "routed", "streaming", "memory", "quality"])
+                        choices=["backbone", "routed", "streaming", "structure", "memory",
+                                 "quality"])
     parser.add_argument("--no-tables", action="store_true",
                         help="do not regenerate the README's and docs' tables afterwards")
     args = parser.parse_args(argv)
@@ -242,6 +243,9 @@ def main(argv=None):
         "streaming": lambda: section("Streaming", "streaming", "streaming_speed",
                                      {"seconds": seconds, "repeats": min(repeats, 3)}, out_dir,
                                      plot_streaming),
+        "structure": lambda: section("Backbone shapes: time per UF", "structure",
+                                     "structure_speed",
+                                     {"seconds": seconds, "repeats": repeats}, out_dir),
         "memory": lambda: memory_section(1.0 if args.quick else 60.0, args.model),
         "quality": lambda: "## Quality of the shipped model\n\n" + quality_section(
             args.model, args.dnsmos, out_dir),

@@ -44,7 +44,7 @@ def test_skipped_sections_keep_their_last_markdown(tmp_path, load_script):
     report = tmp_path / "REPORT.md"
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "routed.md").write_text("## Routed passes\n\nkept\n")
-    run_all.main(["--out", str(report), "--skip", "backbone", "routed", "streaming", "memory",
-                  "quality"])
+    run_all.main(["--out", str(report), "--skip", "backbone", "routed", "streaming", "structure",
+                  "memory", "quality"])
     text = report.read_text()
     assert text.startswith("# speechbrain-slim benchmark report") and "kept" in text
