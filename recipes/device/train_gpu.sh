@@ -10,8 +10,10 @@
 # Settings (environment), with their defaults:
 #   DEVICE=cuda:0  BUDGET_SECONDS=480 (train.py's hard limit: SIGTERM, then a checkpoint)
 #   BATCH=64  WORKERS=min(12, cores-2)  EPOCHS=12 (the probe sizes each epoch to fit the budget)
-#   HIDDEN=16 (continue hub/slim-demucs-real) or 32 (the paper's width, from scratch)
-#   LR=1e-3 FINAL_LR=1e-4 DECAY_FROM=2 (HIDDEN=32: LR=2e-3 FINAL_LR=2e-4)
+#   HIDDEN=16 DEPTH=5 RESAMPLE=4 (continue hub/slim-demucs-real); any other shape trains from
+#   scratch: HIDDEN=32 (the paper's width), or HIDDEN=48 DEPTH=4 RESAMPLE=1 (the shape whose
+#   small UFs save more time: docs/ARCHITECTURE.md, "Which backbone lets the UFs save time")
+#   LR=1e-3 FINAL_LR=1e-4 DECAY_FROM=2 (from scratch: LR=2e-3 FINAL_LR=2e-4)
 #   PYTHON=python3  WHEELS=.whl  SITE=/tmp/site  PACK=device_pack  PROBE=1
 #   EXP=results/slim_demucs_real_gpu/1234
 # CPU rehearsal (recipes/device/README.md):
@@ -30,7 +32,9 @@ CORES=$(nproc)
 WORKERS=${WORKERS:-$(( CORES - 2 < 12 ? (CORES - 2 > 1 ? CORES - 2 : 1) : 12 ))}
 EPOCHS=${EPOCHS:-12}
 HIDDEN=${HIDDEN:-16}
-if [ "$HIDDEN" = 16 ]; then
+DEPTH=${DEPTH:-5}
+RESAMPLE=${RESAMPLE:-4}
+if [ "$HIDDEN/$DEPTH/$RESAMPLE" = 16/5/4 ]; then
     INIT_FROM=${INIT_FROM:-hub/slim-demucs-real}; LR=${LR:-1e-3}; FINAL_LR=${FINAL_LR:-1e-4}
 else
     INIT_FROM=${INIT_FROM:-null}; LR=${LR:-2e-3}; FINAL_LR=${FINAL_LR:-2e-4}
@@ -46,7 +50,8 @@ EXP=${EXP:-results/slim_demucs_real_gpu/1234}
 export PYTHONUNBUFFERED=1
 
 echo "== $(date -u +%FT%TZ) train_gpu.sh: device $DEVICE, budget ${BUDGET_SECONDS}s, batch $BATCH," \
-     "workers $WORKERS, hidden $HIDDEN, init $INIT_FROM, lr $LR -> $FINAL_LR"
+     "workers $WORKERS, hidden $HIDDEN depth $DEPTH resample $RESAMPLE, init $INIT_FROM," \
+     "lr $LR -> $FINAL_LR"
 [ -f "$PACK/pack.json" ] || { echo "no $PACK/pack.json: carry device_pack"; exit 2; }
 ls "$WHEELS"/*.whl >/dev/null 2>&1 || { echo "no wheels in $WHEELS: carry .whl"; exit 2; }
 
@@ -77,7 +82,8 @@ EOF
 "$PYTHON" -c "import json; p = json.load(open('$PACK/pack.json')); print('pack', p['codec'], \
 p['total_mib'], 'MiB', {k: v['minutes'] for k, v in p['parts'].items()})"
 
-COMMON=(--device="$DEVICE" --data_folder="$PACK" --hidden="$HIDDEN" --num_threads=4)
+SHAPE=(--hidden="$HIDDEN" --depth="$DEPTH" --resample="$RESAMPLE")
+COMMON=(--device="$DEVICE" --data_folder="$PACK" "${SHAPE[@]}" --num_threads=4)
 
 # 2. Time a step and a validation; size the epochs so that EPOCHS of them fit the budget.
 EPOCH_SIZE=${EPOCH_SIZE:-}
@@ -85,7 +91,7 @@ if [ -z "$EPOCH_SIZE" ] && [ "$PROBE" = 1 ]; then
     timeout 150 "$PYTHON" recipes/device/gpu_probe.py hparams/slim_demucs_real.yaml \
         --out "$OUT/probe.json" --device "$DEVICE" --budget "$BUDGET_SECONDS" \
         --batch "$BATCH" --workers "$WORKERS" --epochs "$EPOCHS" \
-        --data_folder="$PACK" --hidden="$HIDDEN" --output_folder=/tmp/gpu_probe \
+        --data_folder="$PACK" "${SHAPE[@]}" --output_folder=/tmp/gpu_probe \
         && EPOCH_SIZE=$("$PYTHON" -c "import json; print(json.load(open('$OUT/probe.json'))['epoch_size'])")
 fi
 if [ -z "$EPOCH_SIZE" ]; then  # no probe: an estimate (README: ~0.15 s a step of 64 on an H200)
