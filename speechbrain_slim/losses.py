@@ -211,6 +211,13 @@ class EnhancementLoss(torch.nn.Module):
         Lower clamp of the power spectrum before the log.
     eps : float
         Added to the SC denominator.
+    level_invariant : bool
+        Divide both signals of an item by their joint RMS (clean and enhanced together, over
+        the valid length, no gradient; the enhanced signal keeps a mostly silent target from
+        being blown up) before the loss. The spectral and STOI terms do not depend on the level;
+        the waveform L1 does, so without this an item 30 dB quieter weighs ~30x less in
+        the step (the recipes draw levels over 30 dB, and a model with input normalisation
+        handles every level alike).
 
     Example
     -------
@@ -225,6 +232,9 @@ class EnhancementLoss(torch.nn.Module):
     ['l1', 'log_mag', 'sc', 'total']
     >>> sorted(EnhancementLoss(stoi_factor=1.0).parts(noisy, clean))
     ['l1', 'log_mag', 'sc', 'stoi', 'total']
+    >>> invariant = EnhancementLoss(level_invariant=True)
+    >>> torch.isclose(invariant(noisy, clean), invariant(0.01 * noisy, 0.01 * clean))
+    tensor(True)
     """
 
     def __init__(
@@ -238,6 +248,7 @@ class EnhancementLoss(torch.nn.Module):
         win_lengths=(240, 600, 1200),
         mag_floor=1e-7,
         eps=1e-7,
+        level_invariant=False,
     ):
         super().__init__()
         if not len(fft_sizes) == len(hop_sizes) == len(win_lengths):
@@ -246,6 +257,7 @@ class EnhancementLoss(torch.nn.Module):
         self.sc_factor = sc_factor
         self.mag_factor = mag_factor
         self.stoi_factor = stoi_factor
+        self.level_invariant = bool(level_invariant)
         self.stoi = STOILoss() if stoi_factor else None
         self.resolutions = torch.nn.ModuleList(
             STFTLoss(n, h, w, mag_floor=mag_floor, eps=eps)
@@ -275,12 +287,18 @@ class EnhancementLoss(torch.nn.Module):
         if enhanced.shape != clean.shape:
             raise ValueError(f"shape mismatch: {tuple(enhanced.shape)} vs {tuple(clean.shape)}")
         mask = None
-        if lengths is None:
-            l1 = F.l1_loss(enhanced, clean)
-        else:
+        if lengths is not None:
             mask = length_mask(lengths, clean.shape[-1], device=clean.device).to(clean.dtype)
             enhanced = enhanced * mask
             clean = clean * mask
+        if self.level_invariant:
+            valid = clean.shape[-1] if mask is None else mask.sum(-1, keepdim=True)
+            power = (clean.detach().pow(2) + enhanced.detach().pow(2)).sum(-1, keepdim=True)
+            scale = (2 * valid / power.clamp(min=1e-10)).sqrt()
+            enhanced, clean = enhanced * scale, clean * scale
+        if mask is None:
+            l1 = F.l1_loss(enhanced, clean)
+        else:
             l1 = (enhanced - clean).abs().sum() / mask.sum().clamp(min=1.0)
 
         sc = log_mag = clean.new_zeros(())

@@ -104,6 +104,25 @@ def test_silent_target_is_finite(task_loss, lengths):
         assert torch.isfinite(enhanced.grad).all()
 
 
+def test_level_invariant_loss_weighs_every_item_alike(signals):
+    """With level_invariant, an item 30 dB quieter counts as much as a loud one (and its
+    gradient is as large, relative to its level); without, the waveform L1 shrinks with it."""
+    enhanced, clean = signals
+    for lengths in (None, torch.tensor([1.0, 0.7])):
+        invariant = EnhancementLoss(level_invariant=True)
+        quiet = torch.tensor([[1.0], [10 ** (-30 / 20)]])
+        assert invariant(enhanced * quiet, clean * quiet, lengths).item() == pytest.approx(
+            invariant(enhanced, clean, lengths).item(), rel=1e-5)
+        plain = EnhancementLoss()
+        assert plain.parts(enhanced * quiet, clean * quiet, lengths)["l1"] < 0.65 * plain.parts(
+            enhanced, clean, lengths)["l1"]
+    silent = torch.zeros(2, 4000)
+    start = (0.01 * torch.randn(2, 4000)).requires_grad_(True)
+    loss = EnhancementLoss(level_invariant=True)(start, silent)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(start.grad).all()
+
+
 def test_short_signal_is_handled(task_loss):
     clean = torch.randn(1, 300)
     assert torch.isfinite(task_loss(clean + 0.1, clean))
