@@ -85,23 +85,64 @@ def per_item_pesq(model, manifest, limit=None):
     return pesq, macs
 
 
+def oracle_summary(pesq, macs, ufs, saving=0.2):
+    """JSON-able bound: the hull, and per static UF its PESQ, the bound at its MACs and at
+    ``saving`` fewer MACs."""
+    hull = oracle_hull(pesq, macs)
+    rows = []
+    for index, uf in enumerate(ufs):
+        budget = (1 - saving) * macs[index]
+        rows.append({"uf": float(uf), "macs_per_sample": float(macs[index]),
+                     "pesq": float(pesq[:, index].mean()),
+                     "oracle_at_macs": bound_at(hull, macs[index]),
+                     "saved_macs_per_sample": float(budget),
+                     "oracle_at_saved_macs": bound_at(hull, budget)})
+    return {"items": int(len(pesq)), "saving": saving, "hull": [list(p) for p in hull],
+            "static": rows}
+
+
+def format_summary(summary):
+    """The bound as a markdown table."""
+    lines = [f"{summary['items']} items", "",
+             f"| static UF | MACs/sample | PESQ | oracle at these MACs | MACs "
+             f"{1 - summary['saving']:.0%} | oracle there |", "|---:|---:|---:|---:|---:|---:|"]
+    for row in summary["static"]:
+        lines.append(f"| {row['uf']:g} | {row['macs_per_sample']:,.0f} | {row['pesq']:.3f} | "
+                     f"{row['oracle_at_macs']:.3f} | {row['saved_macs_per_sample']:,.0f} | "
+                     f"{row['oracle_at_saved_macs']:.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
+    import json
+
     from common import model_from_args, split_model_parser
 
     parser = split_model_parser(__doc__, "test.json (or valid.json) of the embedded data")
     parser.add_argument("--saving", type=float, default=0.2, help="MACs saving to test")
+    parser.add_argument("--json", help="also write the bound here (+ .md beside it)")
+    parser.add_argument("--plot", help="also draw results.json's Pareto plot with the bound "
+                                       "(needs --results)")
+    parser.add_argument("--results", help="the model's results.json (its routed modes)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     model = model_from_args(parser, args)
     pesq, macs = per_item_pesq(model, args.manifest, args.limit)
-    hull = oracle_hull(pesq, macs)
-    print(f"{len(pesq)} items\n")
-    print(f"| static UF | MACs/sample | PESQ | oracle at these MACs | MACs {1 - args.saving:.0%}"
-          f" | oracle there |\n|---:|---:|---:|---:|---:|---:|")
-    for index, uf in enumerate(model.ufs):
-        budget = (1 - args.saving) * macs[index]
-        print(f"| {uf:g} | {macs[index]:,.0f} | {pesq[:, index].mean():.3f} | "
-              f"{bound_at(hull, macs[index]):.3f} | {budget:,.0f} | {bound_at(hull, budget):.3f} |")
+    summary = oracle_summary(pesq, macs, model.ufs, args.saving)
+    table = format_summary(summary)
+    print(table)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as stream:
+            json.dump(summary, stream, indent=2)
+        with open(args.json.rsplit(".", 1)[0] + ".md", "w", encoding="utf-8") as stream:
+            stream.write(table + "\n")
+    if args.plot:
+        if not args.results:
+            parser.error("--plot needs --results")
+        from speechbrain_slim.evaluation import pareto_plot
+
+        with open(args.results, encoding="utf-8") as stream:
+            pareto_plot(json.load(stream), args.plot, oracle=summary["hull"])
 
 
 if __name__ == "__main__":

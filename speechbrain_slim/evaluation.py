@@ -252,8 +252,10 @@ def format_results(results):
     return "\n".join(lines)
 
 
-def pareto_plot(results, path):
-    """PESQ vs MACs/sample: static UFs as a line, routed modes as points."""
+def pareto_plot(results, path, oracle=None):
+    """PESQ vs MACs/sample: static UFs as a line, routed modes as points, and ``oracle``
+    (``[(macs, pesq), ...]``, e.g. the per-utterance bound of
+    ``benchmarks/utterance_oracle.py``) as a dashed line when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -271,6 +273,9 @@ def pareto_plot(results, path):
             axes.annotate(mode, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
     for x, y, mode in routed:
         axes.plot(x, y, "*", markersize=11, label=f"routed {mode}")
+    if oracle:
+        axes.plot([m for m, _ in oracle], [p for _, p in oracle], "--", color="black",
+                  linewidth=1, label="per-utterance oracle")
     axes.axhline(results["noisy"]["pesq"], color="grey", linestyle=":", label="noisy input")
     axes.set_xlabel("MACs per input sample")
     axes.set_ylabel("PESQ-WB")
