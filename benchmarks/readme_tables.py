@@ -218,6 +218,43 @@ def shipped_by_noise(root):
                            lambda row: f"{row['pesq']:.2f} / {row['si_sdr']:.1f}")
 
 
+ORACLE = "benchmarks/report/peers/utterance_oracle.json"
+
+
+def shipped_routing(root):
+    """The paper's headline on the shipped model: does "auto" reach static UF 0.25's PESQ with
+    at least 20% fewer MACs (results.json), and what the per-utterance oracle reaches there."""
+    results, _, _ = _shipped(root)
+    oracle = Source(root, ORACLE)
+    auto, quarter = results.get("modes", "auto"), results.get("modes", "0.25")
+    smallest = results.get("modes", _static_modes(results)[0])
+    bound = next(row for row in oracle.get("static") if row["uf"] == 0.25)
+    if abs(bound["pesq"] - quarter["pesq"]) > AGREEMENT["pesq"]:
+        raise TableError(f"{ORACLE} is stale: UF 0.25 PESQ {bound['pesq']:.4f} there, "
+                         f"{quarter['pesq']:.4f} in {SHIPPED}/results.json; rerun "
+                         "`python benchmarks/utterance_oracle.py data/real_corpus/test.json "
+                         f"--json {ORACLE} ...` (README)")
+    budget = (1 - oracle.get("saving")) * quarter["macs_per_sample"]
+    reached = auto["pesq"] >= quarter["pesq"] and auto["macs_per_sample"] <= budget
+    rows = [
+        ["static UF 0.25", f"{quarter['pesq']:.3f}", f"{quarter['macs_per_sample']:,.0f}"],
+        [f"auto (mean UF {auto['mean_uf']:.3f})", f"{auto['pesq']:.3f}",
+         f"{auto['macs_per_sample']:,.0f}"],
+        [f"static UF {_static_modes(results)[0]}", f"{smallest['pesq']:.3f}",
+         f"{smallest['macs_per_sample']:,.0f}"],
+        ["per-utterance oracle", f"{bound['oracle_at_saved_macs']:.3f}", f"{budget:,.0f}"],
+    ]
+    verdict = "yes" if reached else "no"
+    return _table(["operating point", "PESQ", "MACs/sample"], ["---", "---:", "---:"], rows) + [
+        "", f"Does \"auto\" reach static UF 0.25's PESQ with at least "
+        f"{oracle.get('saving'):.0%} fewer MACs ({budget:,.0f})? **{verdict}** "
+        f"({auto['pesq'] - quarter['pesq']:+.3f} PESQ at "
+        f"{1 - auto['macs_per_sample'] / quarter['macs_per_sample']:.0%} fewer MACs). The "
+        f"oracle picks each test utterance's UF knowing its PESQ at every UF: the most any "
+        f"per-utterance router could reach at that budget. `{SHIPPED}/results.json`, "
+        f"`{ORACLE}`; plot: `benchmarks/report/peers/pareto.png`."]
+
+
 def shipped_by_snr(root):
     """PESQ / STOI per SNR bucket and the router's mean UF there (results.json, peers.json)."""
     results, peers, modes = _shipped(root)
@@ -400,6 +437,7 @@ TABLES = {
     "shipped-gains": shipped_gains,
     "shipped-by-source": shipped_by_source,
     "shipped-by-snr": shipped_by_snr,
+    "shipped-routing": shipped_routing,
     "embedded-model": embedded_model,
     "valid-choice": valid_choice,
     "training-rules": training_rules,

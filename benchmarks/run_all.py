@@ -119,7 +119,12 @@ def quality_section(model_folder, dnsmos_items, out_dir):
              "its test split):", "", format_results(results), ""]
     if results.get("notes"):
         lines += [results["notes"].strip(), ""]
-    pareto_plot(results, os.path.join(out_dir, "pareto.png"))
+    oracle = os.path.join(HERE, "report", "peers", "utterance_oracle.json")
+    hull = None
+    if os.path.abspath(model_folder) == os.path.abspath(DEFAULT_MODEL) and os.path.isfile(oracle):
+        with open(oracle, encoding="utf-8") as stream:  # benchmarks/utterance_oracle.py --json
+            hull = json.load(stream)["hull"]
+    pareto_plot(results, os.path.join(out_dir, "pareto.png"), oracle=hull)
     lines.append("![PESQ vs MACs](report/pareto.png)\n")
     if dnsmos_items:
         dnsmos = dnsmos_subset(model_folder, dnsmos_items)

@@ -271,8 +271,10 @@ def pareto_plot(results, path, oracle=None):
         axes.plot([s[0] for s in static], [s[1] for s in static], "o-", label="static UF")
         for x, y, mode in static:
             axes.annotate(mode, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
-    for x, y, mode in routed:
-        axes.plot(x, y, "*", markersize=11, label=f"routed {mode}")
+    # "auto" last and smaller, so that a cap which routes the same (e.g. max=0.5) stays visible
+    for x, y, mode in sorted(routed, key=lambda r: r[2] == "auto"):
+        axes.plot(x, y, "*" if mode == "auto" else "X", markersize=8 if mode == "auto" else 11,
+                  label=f"routed {mode}")
     if oracle:
         axes.plot([m for m, _ in oracle], [p for _, p in oracle], "--", color="black",
                   linewidth=1, label="per-utterance oracle")
