@@ -436,6 +436,7 @@ TABLES = {
     "shipped-model": shipped_model,
     "shipped-gains": shipped_gains,
     "shipped-by-source": shipped_by_source,
+    "shipped-by-noise": shipped_by_noise,
     "shipped-by-snr": shipped_by_snr,
     "shipped-routing": shipped_routing,
     "embedded-model": embedded_model,
