@@ -36,7 +36,7 @@ from speechbrain_slim.lobes.router import Router
 from speechbrain_slim.lobes.slim_demucs import SlimDemucs
 from speechbrain_slim.streaming import StreamingEnhancer
 
-__all__ = ["PAPER", "CHUNK", "run", "format_result", "main"]
+__all__ = ["PAPER", "CHUNK", "slim_candidate", "run", "format_result", "main"]
 
 PAPER = dict(hidden=32, depth=5, kernel_size=8, stride=4, resample=4, bottleneck="grouped_gru",
              gru_groups=4, bottleneck_layers=1, normalize="running")
@@ -62,7 +62,10 @@ def _timed_feeds(feed, flush, chunks):
     return times, cpu_times, time.perf_counter() - start
 
 
-def _slim_candidate(model, router=None, uf=1.0):
+def slim_candidate(model, router=None, uf=1.0):
+    """``(stream, latency_ms, streamer)``: ``stream(chunks)`` resets a
+    :class:`StreamingEnhancer` of ``model``, feeds it every chunk and flushes; it returns each
+    feed's wall and CPU time and the whole run's wall time."""
     streamer = StreamingEnhancer(model, router, uf=uf)
 
     def stream(chunks):
@@ -94,9 +97,9 @@ def _candidates():
     router = Router(paper.ufs, frame_stride=paper.total_stride).eval()
     candidates = {}
     for uf in paper.ufs:
-        stream, latency, _ = _slim_candidate(paper, uf=uf)
+        stream, latency, _ = slim_candidate(paper, uf=uf)
         candidates[f"paper uf={uf:g}"] = (uf, stream, latency)
-    stream, latency, auto = _slim_candidate(paper, router, uf="auto")
+    stream, latency, auto = slim_candidate(paper, router, uf="auto")
     candidates["paper auto (untrained router)"] = ("auto", stream, latency)
     try:
         from denoiser.demucs import Demucs
@@ -105,7 +108,7 @@ def _candidates():
         return candidates, auto
     dns48 = Demucs(hidden=48).eval()
     slim48 = SlimDemucs.from_denoiser(dns48, normalize="running").eval()
-    stream, latency, _ = _slim_candidate(slim48, uf=1.0)
+    stream, latency, _ = slim_candidate(slim48, uf=1.0)
     candidates["dns48 slim uf=1"] = (1.0, stream, latency)
     stream, latency = _reference_candidate(dns48)
     candidates["dns48 DemucsStreamer"] = (1.0, stream, latency)
