@@ -163,3 +163,14 @@ def test_card_rewrites_only_the_model_card_with_time_per_uf(exported, tmp_path):
     assert "stale card" not in card and "| RTF (1 thread) | time ratio |" in card
     assert (folder / "enhance_model.ckpt").read_bytes() == weights
     hub.validate(str(folder), run_snippets=False)
+
+
+HUB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hub")
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(HUB)))
+def test_every_committed_hub_folder_loads_strictly_and_enhances_its_example(name):
+    """A folder under hub/ is a published model that later runs continue (--init_from):
+    its weights must match the shape its hyperparams.yaml declares."""
+    files = hub.validate(os.path.join(HUB, name), run_snippets=False)
+    assert {"hyperparams.yaml", "enhance_model.ckpt", "README.md", "example.wav"} <= set(files)
