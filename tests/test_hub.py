@@ -98,6 +98,19 @@ def test_export_from_per_stage_checkpointers(experiment, tmp_path):
     assert all(torch.equal(state[f"router.{key}"], value) for key, value in expected.items())
 
 
+def test_export_without_results_names_the_recipes_training_data(experiment, tmp_path):
+    """A folder exported before any test evaluation still says what it was trained on."""
+    folder, _ = experiment
+    staged = tmp_path / "real"
+    shutil.copytree(folder, staged)
+    (staged / "hyperparams.yaml").write_text("dataset: real\n" + EXPERIMENT_YAML)
+    target = hub.export(str(staged), str(tmp_path / "hub"), max_key="pesq")
+    card = open(os.path.join(target, "README.md"), encoding="utf-8").read()
+    data = card.split("## Training data")[1].split("##")[0]
+    assert "Real recordings" in data and "embedded corpus" not in data
+    assert "Results will be filled in" in card
+
+
 def test_export_errors(experiment, tmp_path):
     folder, _ = experiment
     with pytest.raises(FileNotFoundError, match="hyperparams.yaml"):
