@@ -237,7 +237,11 @@ def test_clear_errors():
 def test_a_refused_chunk_is_not_consumed_and_can_be_resent():
     model = make_model(**CONFIGS["h4-d2-r1-gru-running-residual"])
     noisy = 0.1 * torch.randn(3000, generator=torch.Generator().manual_seed(3))
-    reference = stream(StreamingEnhancer(model, uf=0.5), noisy, [700])
+    # the same chunk boundaries without the refusal: other boundaries may differ in the
+    # last bit on some CPUs (kernels chosen by size), which is not what is tested here
+    chunks = (noisy[:1400], noisy[1400:2100], noisy[2100:])
+    untouched = StreamingEnhancer(model, uf=0.5)
+    reference = torch.cat([untouched.feed(chunk) for chunk in chunks] + [untouched.flush()])
     streamer = StreamingEnhancer(model, uf=0.5)
     parts = [streamer.feed(noisy[:1400])]
     bad = noisy[1400:2100].clone()
