@@ -282,8 +282,9 @@ def export(experiment_dir, folder, results=None, max_key=None, min_key=None, ove
     if isinstance(results, (str, os.PathLike)):
         with open(results, encoding="utf-8") as handle:
             results = json.load(handle)
-    if results is None or isinstance(results, dict):  # the card names the recipe's data
-        results = {"training_data": training_data_text(hparams), **(results or {})}
+    if isinstance(results, list):  # table rows
+        results = {"rows": results}
+    results = {"training_data": training_data_text(hparams), **(results or {})}
     from speechbrain_slim.complexity import time_per_uf
 
     model, router = model.eval(), None if router is None else router.eval()

@@ -104,11 +104,14 @@ def test_export_without_results_names_the_recipes_training_data(experiment, tmp_
     staged = tmp_path / "real"
     shutil.copytree(folder, staged)
     (staged / "hyperparams.yaml").write_text("dataset: real\n" + EXPERIMENT_YAML)
-    target = hub.export(str(staged), str(tmp_path / "hub"), max_key="pesq")
-    card = open(os.path.join(target, "README.md"), encoding="utf-8").read()
-    data = card.split("## Training data")[1].split("##")[0]
-    assert "Real recordings" in data and "embedded corpus" not in data
-    assert "Results will be filled in" in card
+    for results, table in ((None, False), ([{"setting": "static UF 0.125", "PESQ": 2.86}], True)):
+        target = hub.export(str(staged), str(tmp_path / f"hub{table}"), results=results,
+                            max_key="pesq")
+        card = open(os.path.join(target, "README.md"), encoding="utf-8").read()
+        data = card.split("## Training data")[1].split("##")[0]
+        assert "Real recordings" in data and "embedded corpus" not in data
+        assert ("| static UF 0.125 | 2.860 |" in card) == table
+        assert ("Results will be filled in" in card) != table
 
 
 def test_export_errors(experiment, tmp_path):
@@ -186,4 +189,4 @@ def test_every_committed_hub_folder_loads_strictly_and_enhances_its_example(name
     """A folder under hub/ is a published model that later runs continue (--init_from):
     its weights must match the shape its hyperparams.yaml declares."""
     files = hub.validate(os.path.join(HUB, name), run_snippets=False)
-    assert {"hyperparams.yaml", "enhance_model.ckpt", "README.md", "example.wav"} <= set(files)
+    assert set(hub.REQUIRED_FILES) <= set(files)
