@@ -243,12 +243,12 @@ def test_a_refused_chunk_is_not_consumed_and_can_be_resent():
     untouched = StreamingEnhancer(model, uf=0.5)
     reference = torch.cat([untouched.feed(chunk) for chunk in chunks] + [untouched.flush()])
     streamer = StreamingEnhancer(model, uf=0.5)
-    parts = [streamer.feed(noisy[:1400])]
-    bad = noisy[1400:2100].clone()
+    parts = [streamer.feed(chunks[0])]
+    bad = chunks[1].clone()
     bad[5] = float("inf")
     with pytest.raises(ValueError, match="not consumed"):
         streamer.feed(bad)
-    parts += [streamer.feed(noisy[1400:2100]), streamer.feed(noisy[2100:]), streamer.flush()]
+    parts += [streamer.feed(chunk) for chunk in chunks[1:]] + [streamer.flush()]
     resent = torch.cat(parts)
     assert resent.shape == noisy.shape
     assert torch.equal(resent, reference)
