@@ -1,4 +1,4 @@
-"""Training objectives: the DEMUCS task loss (L1 + multi-resolution STFT, optional STOI).
+"""Training objectives: the DEMUCS task loss (L1 + multi-resolution STFT, optional STOI, SI-SDR).
 
 Task loss (as described for DEMUCS, Defossez et al. 2020)::
 
@@ -30,6 +30,7 @@ from speechbrain_slim.routing_losses import (  # re-exported: the hparams name t
     expected_uf,
     uf_usage,
 )
+from speechbrain_slim.metrics import si_sdr
 from speechbrain_slim.stoi_loss import STOILoss
 
 __all__ = ["EnhancementLoss", "STFTLoss", "length_mask", "DEFAULT_UFS", "RoutingLoss",
@@ -186,8 +187,14 @@ class EnhancementLoss(torch.nn.Module):
     """DEMUCS task loss: waveform L1 plus multi-resolution STFT loss.
 
     ``L = l1_factor * L1 + sc_factor * mean_r SC_r + mag_factor * mean_r LogMag_r
-    + stoi_factor * (1 - STOI)`` over the resolutions ``r`` (see :class:`STFTLoss`;
-    the STOI term, off by default, is :class:`speechbrain_slim.stoi_loss.STOILoss`). With relative
+    + stoi_factor * (1 - STOI) - si_sdr_factor * mean_b SI-SDR_b`` over the resolutions ``r``
+    (see :class:`STFTLoss`; the STOI term, off by default, is
+    :class:`speechbrain_slim.stoi_loss.STOILoss`; the SI-SDR term, off by default, is
+    :func:`speechbrain_slim.metrics.si_sdr` in dB with a soft ceiling at ``si_sdr_max_db``).
+    The L1 and spectral terms measure the error in absolute terms, so a nearly clean item, with
+    little error to remove, hardly counts in a batch; the SI-SDR term counts every item's
+    improvement in dB alike, so damage done to a clean input costs as much as noise left in a
+    noisy one. With relative
     ``lengths``, the padded tail of both signals is zeroed before the STFT and
     excluded from the L1 mean, so the padding never changes the loss.
 
@@ -201,6 +208,10 @@ class EnhancementLoss(torch.nn.Module):
         Weight of the log-magnitude term (DEMUCS: 0.1 for causal models).
     stoi_factor : float
         Weight of the intelligibility term ``1 - STOI`` (0: not computed).
+    si_sdr_factor : float
+        Weight of the negative SI-SDR in dB, averaged over items (0: not computed).
+    si_sdr_max_db : float
+        Soft ceiling of the SI-SDR term: items already this clean stop pulling.
     fft_sizes : tuple of int
         FFT size per resolution.
     hop_sizes : tuple of int
@@ -232,6 +243,9 @@ class EnhancementLoss(torch.nn.Module):
     ['l1', 'log_mag', 'sc', 'total']
     >>> sorted(EnhancementLoss(stoi_factor=1.0).parts(noisy, clean))
     ['l1', 'log_mag', 'sc', 'stoi', 'total']
+    >>> parts = EnhancementLoss(si_sdr_factor=0.01).parts(noisy, clean)
+    >>> round(float(parts["si_sdr"]))  # signal power 1, noise power 0.01: 20 dB
+    20
     >>> invariant = EnhancementLoss(level_invariant=True)
     >>> torch.isclose(invariant(noisy, clean), invariant(0.01 * noisy, 0.01 * clean))
     tensor(True)
@@ -243,6 +257,8 @@ class EnhancementLoss(torch.nn.Module):
         sc_factor=0.1,
         mag_factor=0.1,
         stoi_factor=0.0,
+        si_sdr_factor=0.0,
+        si_sdr_max_db=30.0,
         fft_sizes=(512, 1024, 2048),
         hop_sizes=(50, 120, 240),
         win_lengths=(240, 600, 1200),
@@ -257,6 +273,8 @@ class EnhancementLoss(torch.nn.Module):
         self.sc_factor = sc_factor
         self.mag_factor = mag_factor
         self.stoi_factor = stoi_factor
+        self.si_sdr_factor = si_sdr_factor
+        self.si_sdr_max_db = si_sdr_max_db
         self.level_invariant = bool(level_invariant)
         self.stoi = STOILoss() if stoi_factor else None
         self.resolutions = torch.nn.ModuleList(
@@ -280,7 +298,8 @@ class EnhancementLoss(torch.nn.Module):
         -------
         dict
             ``total`` (weighted sum), ``l1``, ``sc``, ``log_mag`` and, with a
-            ``stoi_factor``, ``stoi`` (``1 - STOI``) (scalars).
+            ``stoi_factor``, ``stoi`` (``1 - STOI``), with an ``si_sdr_factor``, ``si_sdr``
+            (mean SI-SDR in dB, which the total subtracts) (scalars).
         """
         enhanced = _as_batch(enhanced)
         clean = _as_batch(clean)
@@ -313,6 +332,9 @@ class EnhancementLoss(torch.nn.Module):
         if self.stoi is not None:
             parts["stoi"] = self.stoi(enhanced, clean, lengths)
             total = total + self.stoi_factor * parts["stoi"]
+        if self.si_sdr_factor:
+            parts["si_sdr"] = si_sdr(enhanced, clean, lengths, max_db=self.si_sdr_max_db).mean()
+            total = total - self.si_sdr_factor * parts["si_sdr"]
         return {"total": total, **parts}
 
     def forward(self, enhanced, clean, lengths=None):

@@ -28,7 +28,7 @@ PESQ_SAMPLE_RATE = 16000
 DNSMOS_INSTALL = "pip install speechmos onnxruntime librosa"
 
 
-def si_sdr(estimate, reference, lengths=None, zero_mean=True, eps=1e-8):
+def si_sdr(estimate, reference, lengths=None, zero_mean=True, eps=1e-8, max_db=None):
     """Scale-invariant SDR in dB (Le Roux et al., 2019).
 
     ``s_t = (<s_hat, s> / ||s||^2) * s``, ``e = s_hat - s_t`` and
@@ -47,6 +47,11 @@ def si_sdr(estimate, reference, lengths=None, zero_mean=True, eps=1e-8):
         Remove the mean (over valid samples) before scoring.
     eps : float
         Regulariser of both energies.
+    max_db : float, optional
+        Soft ceiling: the error energy gets ``10 ** (-max_db / 10) * ||s_t||^2`` added, so
+        the value approaches ``max_db`` instead of infinity as the error vanishes (the
+        thresholded SNR of Wisdom et al., 2020). A training loss uses it so that nearly clean
+        items keep a bounded gradient.
 
     Returns
     -------
@@ -64,6 +69,8 @@ def si_sdr(estimate, reference, lengths=None, zero_mean=True, eps=1e-8):
     -3
     >>> si_sdr(np.stack([ref.numpy(), noise.numpy()]), np.stack([ref.numpy(), ref.numpy()])).shape
     (2,)
+    >>> round(float(si_sdr(ref, ref, max_db=30.0)))
+    30
     """
     is_numpy = not torch.is_tensor(estimate)
     est = torch.as_tensor(np.asarray(estimate) if is_numpy else estimate).double()
@@ -84,7 +91,11 @@ def si_sdr(estimate, reference, lengths=None, zero_mean=True, eps=1e-8):
     scale = (est * ref).sum(-1, keepdim=True) / (ref.pow(2).sum(-1, keepdim=True) + eps)
     target = scale * ref
     error = est - target
-    ratio = (target.pow(2).sum(-1) + eps) / (error.pow(2).sum(-1) + eps)
+    target_energy = target.pow(2).sum(-1)
+    error_energy = error.pow(2).sum(-1)
+    if max_db is not None:
+        error_energy = error_energy + 10 ** (-max_db / 10) * target_energy
+    ratio = (target_energy + eps) / (error_energy + eps)
     value = 10 * torch.log10(ratio)
     if is_numpy:
         value = value.numpy()

@@ -123,6 +123,40 @@ def test_level_invariant_loss_weighs_every_item_alike(signals):
     assert torch.isfinite(loss) and torch.isfinite(start.grad).all()
 
 
+def test_si_sdr_term_weighs_a_nearly_clean_item_like_a_noisy_one():
+    """The SI-SDR term's pull on an item depends on its error relative to its speech, not on
+    how much error there is: damaging a nearly clean item by 1 dB costs what leaving 1 dB more
+    noise in a noisy one does, where the L1 hardly sees the clean item. Its ceiling keeps a
+    perfect estimate finite, with a finite gradient, and padding does not count."""
+    gen = torch.Generator().manual_seed(1)
+    clean = torch.randn(2, 8000, generator=gen)
+    noise = torch.randn(2, 8000, generator=gen)
+    snr_db = torch.tensor([[0.0], [20.0]])
+    enhanced = clean + noise * 10 ** (-snr_db / 20)
+    loss = EnhancementLoss(l1_factor=0.0, sc_factor=0.0, mag_factor=0.0, si_sdr_factor=1.0,
+                           si_sdr_max_db=60.0)
+    one_db_worse = clean + noise * 10 ** (-(snr_db - 1.0) / 20)
+    for item in range(2):
+        worse = enhanced.clone()
+        worse[item] = one_db_worse[item]
+        assert (loss(worse, clean) - loss(enhanced, clean)).item() == pytest.approx(0.5, abs=0.03)
+    l1 = EnhancementLoss(sc_factor=0.0, mag_factor=0.0)
+    l1_cost = [l1(torch.where(torch.arange(2)[:, None] == item, one_db_worse, enhanced), clean)
+               - l1(enhanced, clean) for item in range(2)]
+    assert l1_cost[1] < 0.15 * l1_cost[0]
+
+    perfect = clean.clone().requires_grad_(True)
+    capped = EnhancementLoss(si_sdr_factor=1.0).parts(perfect, clean)["si_sdr"]
+    capped.backward()
+    assert capped.item() == pytest.approx(30.0, abs=0.01)
+    assert torch.isfinite(perfect.grad).all()
+
+    padded = torch.cat([enhanced, torch.randn(2, 2000, generator=gen)], dim=-1)
+    padded_clean = torch.cat([clean, torch.zeros(2, 2000)], dim=-1)
+    assert loss(padded, padded_clean, torch.tensor([0.8, 0.8])).item() == pytest.approx(
+        loss(enhanced, clean).item(), abs=1e-4)
+
+
 def test_short_signal_is_handled(task_loss):
     clean = torch.randn(1, 300)
     assert torch.isfinite(task_loss(clean + 0.1, clean))
