@@ -143,7 +143,10 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
     dict
         ``{"noisy": summary, "modes": {mode: summary}, "by_snr": {mode: {snr: summary}},
         "gain_over_noisy": {mode: {metric: paired_gain}}, "clean_input": {...}}``; a
-        summary holds the means of every metric, ``mean_uf`` and ``macs_per_sample``.
+        summary holds the means of every metric, ``mean_uf`` and ``macs_per_sample``;
+        ``clean_input`` is the first routed mode run on each clean reference itself (its
+        mean UF, the share of frames at the smallest UF, and the scores of its output
+        against that input: what the model does to noise-free speech).
 
     Example
     -------
@@ -180,12 +183,14 @@ def evaluate(model, router, dataset, modes=(0.125, 0.25, 0.5, 1.0, "auto"), limi
                 )
                 per_mode[str(mode)].append(row)
             if routed and float(clean.abs().max()) > 0:
-                _, info = route(model, router, clean.unsqueeze(0).to(device), routed[0])
+                # what the routed model does to noise-free speech: its width and its damage
+                kept, info = route(model, router, clean.unsqueeze(0).to(device), routed[0])
                 track = info["track"][0].cpu()
                 clean_rows.append(
                     {
                         "mean_uf": float(track.mean()),
                         "smallest_uf_share": float((track == min(model.ufs)).float().mean()),
+                        **score_signal(clean, kept[0].cpu(), sample_rate, False),
                     }
                 )
     results = {
@@ -247,7 +252,9 @@ def format_results(results):
         lines += [
             "",
             f"Router on noise-free input: mean UF {clean['mean_uf']:.3f}, "
-            f"{100 * clean['smallest_uf_share']:.0f}% of frames at the smallest UF.",
+            f"{100 * clean['smallest_uf_share']:.0f}% of frames at the smallest UF"
+            + (f"; output against the input: STOI {clean['stoi']:.3f}, SI-SDR "
+               f"{clean['si_sdr']:.1f} dB." if "stoi" in clean else "."),
         ]
     return "\n".join(lines)
 

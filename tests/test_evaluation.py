@@ -39,3 +39,37 @@ def test_nan_items_are_left_out_and_the_table_shows_the_interval():
                                      for key in ("pesq", "stoi", "si_sdr")}},
     }
     assert "| auto | +0.100 [+0.050, +0.150]" in format_results(results)
+
+
+def test_clean_input_reports_what_the_routed_model_does_to_noise_free_speech():
+    """evaluate() runs the routed model on each clean reference too: its width there and its
+    output's scores against that same input (a model that leaves speech alone scores ~perfect,
+    one that changes it shows the damage)."""
+    import torch
+
+    from speechbrain_slim.evaluation import evaluate, score_signal
+    from speechbrain_slim.lobes.router import Router
+    from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+    from speechbrain_slim.routing import route
+
+    torch.manual_seed(0)
+    t = torch.arange(16000) / 16000
+    clean = 0.3 * torch.sin(2 * torch.pi * 220 * t) * (1 + torch.sin(2 * torch.pi * 3 * t))
+    item = {"id": "a", "noisy_sig": clean + 0.05 * torch.randn(16000), "clean_sig": clean}
+    model = SlimDemucs(hidden=4, depth=2, normalize="running", residual=True).eval()
+    router = Router(model.ufs, frame_stride=model.total_stride, channels=4).eval()
+
+    changed = evaluate(model, router, [item], modes=("auto",), progress=False)["clean_input"]
+    with torch.inference_mode():
+        out, info = route(model, router, clean.unsqueeze(0), "auto")
+    expected = score_signal(clean, out[0], 16000)
+    assert changed["si_sdr"] == np.float64(expected["si_sdr"])
+    assert changed["stoi"] == np.float64(expected["stoi"])
+    assert changed["mean_uf"] == float(info["track"][0].float().mean())
+
+    with torch.no_grad():
+        for parameter in model.decoder[-1].parameters():
+            parameter.zero_()  # no correction: the residual model returns its input
+    kept = evaluate(model, router, [item], modes=("auto",), progress=False)["clean_input"]
+    assert kept["stoi"] > 0.999 and kept["si_sdr"] > 60
+    assert changed["si_sdr"] < kept["si_sdr"] - 20
