@@ -1,6 +1,7 @@
-"""Why the shipped model denoises little: what it does to each loss term, and whether it can learn.
+"""Why the shipped model denoises little: what it does to each loss term, whether it can learn,
+and what it does to speech that has no noise.
 
-Two checks on a split's fixed mixtures (the valid split, so that the test split stays unused)::
+Three checks on a split's fixed mixtures (the valid split, so that the test split stays unused)::
 
     python benchmarks/learning_diagnostics.py data/real_corpus/valid.json \
         --source hub/slim-demucs-real --json benchmarks/report/diagnostics/real_valid.json
@@ -14,6 +15,14 @@ Two checks on a split's fixed mixtures (the valid split, so that the test split 
   the split for ``--fit-steps`` Adam steps (the recipe's loss) and scored on the same
   crops: whether the network can still move SI-SDR when it sees the same audio again
   (it can: training budget, not capacity or a stuck optimiser, limits it).
+* **clean input**: each mixture's clean reference fed to the model itself, at UF 0.125 and
+  UF 1.0: STOI and SI-SDR of the output against that input and its level change, overall,
+  per voice source (the manifest's ``group`` up to the first ``/``) and for the worst items
+  (items too short for STOI to score, which it gives ~0 even against themselves, left out).
+  A model that leaves clean speech alone scores STOI ~1; what it loses here it also loses at
+  high SNR.
+
+``--checks`` picks some of ``loss_terms fit clean_input`` (default: all).
 
 Authors
  * speechbrain-slim contributors 2026
@@ -33,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import mixtures, model_from_args, split_model_parser  # noqa: E402
 
 from speechbrain_slim.losses import EnhancementLoss  # noqa: E402
-from speechbrain_slim.metrics import si_sdr  # noqa: E402
+from speechbrain_slim.metrics import si_sdr, stoi  # noqa: E402
 
 TERMS = {  # each term of the recipe's task loss on its own
     "l1": EnhancementLoss(l1_factor=1.0, sc_factor=0.0, mag_factor=0.0, stoi_factor=0.0),
@@ -82,12 +91,63 @@ def fit(model, items, steps, lr, crop):
     return curve
 
 
+def clean_input(model, items, groups, worst=8):
+    """What the model does to noise-free speech: its output on each clean reference, scored
+    against that same input, at UF 0.125 and 1.0 (means, per voice source, worst items)."""
+    rows = []
+    with torch.no_grad():
+        for item, _, clean in items:
+            if stoi(clean[0], clean[0]) < 0.99:  # too little speech for STOI to score at all
+                continue
+            for uf in (0.125, 1.0):
+                out = model(clean, uf)[0]
+                rows.append({"id": item["id"], "source": groups.get(item["id"], "?").split("/")[0],
+                             "uf": uf, "stoi": float(stoi(clean[0], out[0])),
+                             "si_sdr": float(si_sdr(out[0], clean[0])),
+                             "level_db": float(20 * torch.log10(out.norm() / clean.norm()))})
+    result = {}
+    for uf in (0.125, 1.0):
+        at_uf = [row for row in rows if row["uf"] == uf]
+        sources = sorted({row["source"] for row in at_uf})
+        result[f"uf{uf:g}"] = {
+            "ids": [row["id"] for row in at_uf],
+            "mean": {key: float(np.mean([row[key] for row in at_uf]))
+                     for key in ("stoi", "si_sdr", "level_db")},
+            "by_source": {source: float(np.mean([r["stoi"] for r in at_uf if r["source"] == source]))
+                          for source in sources},
+            "worst": sorted(at_uf, key=lambda row: row["stoi"])[:worst],
+        }
+    return result
+
+
+def clean_input_lines(result):
+    """Markdown of :func:`clean_input`'s result."""
+    sources = sorted(result["uf0.125"]["by_source"])
+    count = len(result["uf0.125"]["ids"])
+    lines = [f"Clean input ({count} clean references fed to the model, output scored against "
+             "each):", "",
+             "| UF | STOI | SI-SDR (dB) | level (dB) | " + " | ".join(sources) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(sources)]
+    for name, row in result.items():
+        mean = row["mean"]
+        lines.append(f"| {name[2:]} | {mean['stoi']:.3f} | {mean['si_sdr']:.1f} | "
+                     f"{mean['level_db']:+.2f} | "
+                     + " | ".join(f"{row['by_source'][s]:.3f}" for s in sources) + " |")
+    lines += ["", "(per voice source: STOI.) Lowest STOI at UF 0.125: " + ", ".join(
+        f"{row['id']} ({row['source']}) {row['stoi']:.3f}" for row in result["uf0.125"]["worst"])]
+    return lines
+
+
+CHECKS = ("loss_terms", "fit", "clean_input")
+
+
 def main(argv=None):
     parser = split_model_parser(__doc__, "a split's manifest, e.g. data/real_corpus/valid.json")
     parser.add_argument("--fit-items", type=int, default=6)
     parser.add_argument("--fit-steps", type=int, default=150)
     parser.add_argument("--fit-lr", type=float, default=1e-3)
     parser.add_argument("--json", default=None, help="write the results here (+ .md beside it)")
+    parser.add_argument("--checks", nargs="+", choices=CHECKS, default=list(CHECKS))
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     model = model_from_args(parser, args)
@@ -96,20 +156,29 @@ def main(argv=None):
     long_enough = [item for item in items if item[1].shape[-1] >= crop]
     # every k-th long item, so that the crops span the split's SNRs and sources
     chosen = long_enough[:: max(1, len(long_enough) // args.fit_items)][: args.fit_items]
-    result = {
-        "manifest": args.manifest, "source": args.source or args.checkpoint,
-        "items": len(items), "loss_terms": loss_terms(model, items),
-        "fit": {"items": len(chosen), "seconds_each": 2.0, "lr": args.fit_lr,
-                "curve": fit(model, chosen, args.fit_steps, args.fit_lr, crop)},
-    }
-    lines = [f"# Learning diagnostics: {result['source']} on {args.manifest}", "",
-             f"Loss terms (mean over {len(items)} mixtures, std-normalised audio):", "",
-             "| output | " + " | ".join(TERMS) + " |", "|---|" + "---:|" * len(TERMS)]
-    for name, row in result["loss_terms"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{row[t]:.4f}" for t in TERMS) + " |")
-    lines += ["", f"Fit at UF 1.0 on {len(chosen)} crops of 2 s (lr {args.fit_lr:g}):", "",
-              "| step | SI-SDR (dB) |", "|---:|---:|"]
-    lines += [f"| {point['step']} | {point['si_sdr']:.2f} |" for point in result["fit"]["curve"]]
+    result = {"manifest": args.manifest, "source": args.source or args.checkpoint,
+              "items": len(items)}
+    lines = [f"# Learning diagnostics: {result['source']} on {args.manifest}", ""]
+    if "loss_terms" in args.checks:
+        result["loss_terms"] = loss_terms(model, items)
+        lines += [f"Loss terms (mean over {len(items)} mixtures, std-normalised audio):", "",
+                  "| output | " + " | ".join(TERMS) + " |", "|---|" + "---:|" * len(TERMS)]
+        for name, row in result["loss_terms"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{row[t]:.4f}" for t in TERMS) + " |")
+        lines.append("")
+    if "fit" in args.checks:
+        result["fit"] = {"items": len(chosen), "seconds_each": 2.0, "lr": args.fit_lr,
+                         "curve": fit(model, chosen, args.fit_steps, args.fit_lr, crop)}
+        lines += [f"Fit at UF 1.0 on {len(chosen)} crops of 2 s (lr {args.fit_lr:g}):", "",
+                  "| step | SI-SDR (dB) |", "|---:|---:|"]
+        lines += [f"| {point['step']} | {point['si_sdr']:.2f} |"
+                  for point in result["fit"]["curve"]]
+        lines.append("")
+    if "clean_input" in args.checks:
+        with open(args.manifest, encoding="utf-8") as stream:
+            groups = {key: entry.get("group", "?") for key, entry in json.load(stream).items()}
+        result["clean_input"] = clean_input(model, items, groups)
+        lines += clean_input_lines(result["clean_input"])
     text = "\n".join(lines) + "\n"
     print(text)
     if args.json:
