@@ -1,7 +1,9 @@
-"""benchmarks/run_all.py: sections are assembled into one report with their plots."""
+"""Benchmark reports: run_all.py assembles its sections and plots; learning_diagnostics.py's
+clean-input check scores what a model does to speech without noise."""
 
 import json
 
+import pytest
 import torch
 
 from speechbrain_slim.evaluation import evaluate
@@ -48,3 +50,30 @@ def test_skipped_sections_keep_their_last_markdown(tmp_path, load_script):
                   "memory", "quality"])
     text = report.read_text()
     assert text.startswith("# speechbrain-slim benchmark report") and "kept" in text
+
+
+def test_clean_input_check_scores_the_model_on_speech_without_noise(load_script):
+    """learning_diagnostics' clean-input check: a model that returns its input keeps STOI 1
+    and its level; one that halves the speech loses 6 dB; unscorable items are left out."""
+    diagnostics = load_script("benchmarks", "learning_diagnostics.py")
+    torch.manual_seed(0)
+    t = torch.arange(16000) / 16000
+    speech = 0.3 * torch.sin(2 * torch.pi * 220 * t) * (1 + torch.sin(2 * torch.pi * 3 * t))
+    items = [({"id": "a"}, speech[None], speech[None]),
+             ({"id": "b"}, speech[None, :800], speech[None, :800])]  # too short for STOI
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, gain):
+            super().__init__()
+            self.gain = gain
+
+        def forward(self, wav, uf):
+            return self.gain * wav, {}
+
+    kept = diagnostics.clean_input(Scaled(1.0), items, {"a": "voices/x"})
+    assert kept["uf1"]["ids"] == ["a"]
+    assert kept["uf1"]["mean"]["stoi"] > 0.999 and kept["uf0.125"]["by_source"] == {
+        "voices": kept["uf0.125"]["mean"]["stoi"]}
+    halved = diagnostics.clean_input(Scaled(0.5), items, {"a": "voices/x"})
+    assert halved["uf1"]["mean"]["level_db"] == pytest.approx(-6.02, abs=0.01)
+    assert "| 0.125 |" in "\n".join(diagnostics.clean_input_lines(halved))
