@@ -113,8 +113,9 @@ def clean_input(model, items, groups, worst=8):
             "ids": [row["id"] for row in at_uf],
             "mean": {key: float(np.mean([row[key] for row in at_uf]))
                      for key in ("stoi", "si_sdr", "level_db")},
-            "by_source": {source: float(np.mean([r["stoi"] for r in at_uf if r["source"] == source]))
-                          for source in sources},
+            "by_source": {
+                source: float(np.mean([r["stoi"] for r in at_uf if r["source"] == source]))
+                for source in sources},
             "worst": sorted(at_uf, key=lambda row: row["stoi"])[:worst],
         }
     return result

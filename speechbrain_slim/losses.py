@@ -22,6 +22,7 @@ Authors
 import torch
 import torch.nn.functional as F
 
+from speechbrain_slim.metrics import si_sdr
 from speechbrain_slim.routing_losses import (  # re-exported: the hparams name them from here
     DEFAULT_UFS,
     RoutingLoss,
@@ -30,7 +31,6 @@ from speechbrain_slim.routing_losses import (  # re-exported: the hparams name t
     expected_uf,
     uf_usage,
 )
-from speechbrain_slim.metrics import si_sdr
 from speechbrain_slim.stoi_loss import STOILoss
 
 __all__ = ["EnhancementLoss", "STFTLoss", "length_mask", "DEFAULT_UFS", "RoutingLoss",
