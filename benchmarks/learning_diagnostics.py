@@ -91,22 +91,26 @@ def fit(model, items, steps, lr, crop):
     return curve
 
 
+CLEAN_INPUT_UFS = (0.125, 1.0)
+
+
 def clean_input(model, items, groups, worst=8):
     """What the model does to noise-free speech: its output on each clean reference, scored
-    against that same input, at UF 0.125 and 1.0 (means, per voice source, worst items)."""
+    against that same input, at each of ``CLEAN_INPUT_UFS`` (means, per voice source, worst
+    items)."""
     rows = []
     with torch.no_grad():
         for item, _, clean in items:
             if stoi(clean[0], clean[0]) < 0.99:  # too little speech for STOI to score at all
                 continue
-            for uf in (0.125, 1.0):
+            for uf in CLEAN_INPUT_UFS:
                 out = model(clean, uf)[0]
                 rows.append({"id": item["id"], "source": groups.get(item["id"], "?").split("/")[0],
                              "uf": uf, "stoi": float(stoi(clean[0], out[0])),
                              "si_sdr": float(si_sdr(out[0], clean[0])),
                              "level_db": float(20 * torch.log10(out.norm() / clean.norm()))})
     result = {}
-    for uf in (0.125, 1.0):
+    for uf in CLEAN_INPUT_UFS:
         at_uf = [row for row in rows if row["uf"] == uf]
         sources = sorted({row["source"] for row in at_uf})
         result[f"uf{uf:g}"] = {
@@ -123,8 +127,9 @@ def clean_input(model, items, groups, worst=8):
 
 def clean_input_lines(result):
     """Markdown of :func:`clean_input`'s result."""
-    sources = sorted(result["uf0.125"]["by_source"])
-    count = len(result["uf0.125"]["ids"])
+    narrowest = result[f"uf{CLEAN_INPUT_UFS[0]:g}"]
+    sources = sorted(narrowest["by_source"])
+    count = len(narrowest["ids"])
     lines = [f"Clean input ({count} clean references fed to the model, output scored against "
              "each):", "",
              "| UF | STOI | SI-SDR (dB) | level (dB) | " + " | ".join(sources) + " |",
@@ -134,8 +139,9 @@ def clean_input_lines(result):
         lines.append(f"| {name[2:]} | {mean['stoi']:.3f} | {mean['si_sdr']:.1f} | "
                      f"{mean['level_db']:+.2f} | "
                      + " | ".join(f"{row['by_source'][s]:.3f}" for s in sources) + " |")
-    lines += ["", "(per voice source: STOI.) Lowest STOI at UF 0.125: " + ", ".join(
-        f"{row['id']} ({row['source']}) {row['stoi']:.3f}" for row in result["uf0.125"]["worst"])]
+    lines += ["", f"(per voice source: STOI.) Lowest STOI at UF {CLEAN_INPUT_UFS[0]:g}: "
+              + ", ".join(f"{row['id']} ({row['source']}) {row['stoi']:.3f}"
+                          for row in narrowest["worst"])]
     return lines
 
 
