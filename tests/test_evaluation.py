@@ -1,8 +1,13 @@
-"""evaluation.paired_gain: the interval that says whether a gain over the noisy input is real."""
+"""evaluation: the paired interval that says whether a gain over the noisy input is real, and
+the clean-input pass that says what the routed model does to noise-free speech."""
 
 import numpy as np
+import torch
 
-from speechbrain_slim.evaluation import format_results, paired_gain
+from speechbrain_slim.evaluation import evaluate, format_results, paired_gain, score_signal
+from speechbrain_slim.lobes.router import Router
+from speechbrain_slim.lobes.slim_demucs import SlimDemucs
+from speechbrain_slim.routing import route
 
 
 def rows(values):
@@ -45,13 +50,6 @@ def test_clean_input_reports_what_the_routed_model_does_to_noise_free_speech():
     """evaluate() runs the routed model on each clean reference too: its width there and its
     output's scores against that same input (a model that leaves speech alone scores ~perfect,
     one that changes it shows the damage)."""
-    import torch
-
-    from speechbrain_slim.evaluation import evaluate, score_signal
-    from speechbrain_slim.lobes.router import Router
-    from speechbrain_slim.lobes.slim_demucs import SlimDemucs
-    from speechbrain_slim.routing import route
-
     torch.manual_seed(0)
     t = torch.arange(16000) / 16000
     clean = 0.3 * torch.sin(2 * torch.pi * 220 * t) * (1 + torch.sin(2 * torch.pi * 3 * t))
